@@ -5,6 +5,7 @@ Plugins are loaded before click parses the command line, so that a plugin named 
 the user can fix (:class:`bioharness.UsageError`) print one line and exit 2.
 """
 import json
+import signal
 import sys
 
 import click
@@ -353,10 +354,43 @@ def build_cli(manager):
     return cli
 
 
+class Terminated(BaseException):
+    """SIGTERM/SIGHUP arrived: unwind like Ctrl-C so that backends close and engine
+    processes are reaped (the default action would kill this process and orphan them)."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum, frame):
+    # One-shot: a second signal must not interrupt the clean-up this one starts.
+    for other in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)):
+        if other is not None:
+            signal.signal(other, signal.SIG_IGN)
+    raise Terminated(signum)
+
+
+def _install_termination_handlers():
+    """Route SIGTERM/SIGHUP through :class:`Terminated`, unless someone else handles them
+    (an embedding program) or this is not the main thread (signals can only go there)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    previous = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is not None and signal.getsignal(signum) is signal.SIG_DFL:
+            previous[signum] = signal.signal(signum, _raise_terminated)
+    return previous
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     from bioharness.manager import load_plugins
 
+    previous = _install_termination_handlers()
     try:
         manager = load_plugins(plugins_from_argv(argv))
         command = build_cli(manager)
@@ -372,6 +406,13 @@ def main(argv=None):
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except Terminated as exc:
+        name = signal.Signals(exc.signum).name
+        click.echo(f"Terminated ({name}); what was written is kept: the same command resumes.", err=True)
+        return 128 + exc.signum
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 if __name__ == "__main__":  # pragma: no cover

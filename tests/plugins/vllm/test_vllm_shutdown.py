@@ -1,6 +1,12 @@
 """The engine's lifetime: the last backend out stops its processes; data parallelism runs
 replicas as separate engine processes. (Collected after the other vllm tests, which share
 the engine this file finally stops.)"""
+import os
+import signal
+import subprocess
+import sys
+import time
+
 import psutil
 import pytest
 
@@ -72,3 +78,40 @@ def test_asking_for_more_memory_than_is_free_fails_before_starting():
     with pytest.raises(UsageError, match=r"gpu_memory_utilization=1.0 asks for .* GiB but .* GiB of memory is free"):
         _factory(parse_model_spec("vllm:embedded"), dtype="float32", gpu_memory_utilization=1.0)
     assert engines.current() is None and not engine_processes()
+
+
+def test_terminated_eval_reaps_the_engine_processes(embedded_dir, data_dir, tmp_path):
+    """SIGTERM to ``bioharness eval`` on vLLM: the engine core and its worker are stopped
+    with it, not orphaned holding their memory (Python's default SIGTERM action would
+    skip every clean-up), and the samples written so far stay."""
+    HEAVY.release()
+    shm_before = set(os.listdir("/dev/shm"))
+    out = tmp_path / "runs"
+    cmd = [sys.executable, "-m", "bioharness.cli", "eval", "--model", "vllm:embedded", "--tasks", "meqsum",
+           "--limit", "64", "--dtype", "float32", "--batch-size", "4", "--data-dir", str(data_dir), "--out", str(out),
+           "--model-args", f"enforce_eager=true,kv_cache_memory_bytes={512 << 20},max_model_len=2048"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    samples = out / "eval" / "vllm__embedded" / "meqsum" / "samples.jsonl"
+    try:
+        deadline = time.monotonic() + 300
+        while not (samples.exists() and samples.read_text().count("\n") >= 16):
+            assert proc.poll() is None, proc.stderr.read()
+            assert time.monotonic() < deadline, "no samples after 300 s"
+            time.sleep(0.5)
+        engine = [p for p in psutil.Process(proc.pid).children(recursive=True)
+                  if any(a.startswith("VLLM::") for a in [p.name(), *p.cmdline()])]
+        assert engine, "the engine processes were expected to run while eval does"
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "Traceback" not in err
+    assert "Terminated (SIGTERM); what was written is kept: the same command resumes." in err.splitlines()
+    gone, alive = psutil.wait_procs(engine, timeout=30)
+    assert not alive, [(p.pid, p.name()) for p in alive]
+    # vLLM's shared-memory queue of an interrupted request is unlinked by Python's resource
+    # tracker at exit (it warns that it did): nothing is left behind in /dev/shm.
+    assert set(os.listdir("/dev/shm")) <= shm_before
+    assert 16 <= samples.read_text().count("\n") < 64
