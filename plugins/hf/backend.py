@@ -7,6 +7,7 @@ import torch
 from bioharness.errors import UsageError
 from bioharness.interfaces import batched
 from bioharness.records import Loglikelihood, Prediction
+from bioharness.plugins.hf.attention import use_cpu_gqa
 from bioharness.tokens import encode_pair, encode_prompt, has_chat_template, render_prompt
 
 DTYPES = {
@@ -99,6 +100,8 @@ class HFBackend:
 
     def __init__(self, model, tokenizer, *, spec=None, batch_size=8, max_length=None, share_context=True):
         self.model = model.eval()
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model  # a PEFT model
+        use_cpu_gqa(base)
         self.tokenizer = tokenizer
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
@@ -120,6 +123,7 @@ class HFBackend:
             "adapter": spec.adapter if spec else None,
             "dtype": str(next(model.parameters()).dtype).replace("torch.", ""),
             "device": str(self.device),
+            "attention": getattr(base.config, "_attn_implementation", None),
         }
 
     @classmethod
