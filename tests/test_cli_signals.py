@@ -30,12 +30,20 @@ def _wait_for_lines(path, proc, n, timeout=240):
     pytest.fail(f"no {n} samples in {path} after {timeout} s")
 
 
+def _default_dispositions():
+    # As from a terminal: under nohup (or a CI runner) the test process may inherit an
+    # ignored SIGHUP, which the child would keep, rightly (see the nohup test below).
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
 def test_terminated_eval_exits_cleanly_and_resumes(signum, tiny_llama_dir, data_dir, tmp_path):
     out = tmp_path / "runs"
     cmd = _eval_cmd(tiny_llama_dir, data_dir, out)
     env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=_default_dispositions)
     samples = out / "eval" / "hf__tiny-llama0" / "meqsum" / "samples.jsonl"
     _wait_for_lines(samples, proc, 16)  # the first chunk is on disk
     proc.send_signal(signum)
@@ -57,6 +65,26 @@ def test_terminated_eval_exits_cleanly_and_resumes(signum, tiny_llama_dir, data_
     assert json.loads((samples.parent / "metrics.json").read_text())["n"] == LIMIT
 
 
+def test_nohup_is_respected(tiny_llama_dir, data_dir, tmp_path):
+    """Started under nohup (SIGHUP ignored), a hang-up does not stop the run."""
+    out = tmp_path / "runs"
+    cmd = _eval_cmd(tiny_llama_dir, data_dir, out)
+    env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
+
+    def nohup():
+        _default_dispositions()
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=nohup)
+    samples = out / "eval" / "hf__tiny-llama0" / "meqsum" / "samples.jsonl"
+    _wait_for_lines(samples, proc, 16)
+    proc.send_signal(signal.SIGHUP)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert len(samples.read_text().splitlines()) == LIMIT
+
+
 def test_handlers_are_left_alone_when_someone_else_set_them():
     """An embedding program's own SIGTERM handler wins, and main() restores what it found."""
     from bioharness.cli import main
@@ -64,10 +92,11 @@ def test_handlers_are_left_alone_when_someone_else_set_them():
     def mine(signum, frame):
         pass
 
+    hup = signal.getsignal(signal.SIGHUP)
     old = signal.signal(signal.SIGTERM, mine)
     try:
         assert main(["--version"]) == 0
         assert signal.getsignal(signal.SIGTERM) is mine
     finally:
         signal.signal(signal.SIGTERM, old)
-    assert signal.getsignal(signal.SIGHUP) is signal.SIG_DFL  # restored after main()
+    assert signal.getsignal(signal.SIGHUP) == hup  # restored after main()

@@ -90,7 +90,8 @@ def test_terminated_eval_reaps_the_engine_processes(embedded_dir, data_dir, tmp_
     cmd = [sys.executable, "-m", "bioharness.cli", "eval", "--model", "vllm:embedded", "--tasks", "meqsum",
            "--limit", "64", "--dtype", "float32", "--batch-size", "4", "--data-dir", str(data_dir), "--out", str(out),
            "--model-args", f"enforce_eager=true,kv_cache_memory_bytes={512 << 20},max_model_len=2048"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL))
     samples = out / "eval" / "vllm__embedded" / "meqsum" / "samples.jsonl"
     try:
         deadline = time.monotonic() + 300
