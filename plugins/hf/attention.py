@@ -38,13 +38,21 @@ def cpu_gqa_sdpa_forward(module, query, key, value, attention_mask, dropout=0.0,
     return out.transpose(1, 2).contiguous(), None
 
 
+_registered = False
+
+
 def _register():
+    """Make ``bioharness_sdpa`` known to transformers (once per process): the attention
+    function, and ``sdpa``'s mask builder for it."""
+    global _registered
+    if _registered:
+        return
     from transformers import AttentionInterface
     from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
 
-    if NAME not in AttentionInterface._global_mapping:
-        AttentionInterface.register(NAME, cpu_gqa_sdpa_forward)
-        ALL_MASK_ATTENTION_FUNCTIONS.register(NAME, sdpa_mask)
+    AttentionInterface.register(NAME, cpu_gqa_sdpa_forward)
+    ALL_MASK_ATTENTION_FUNCTIONS.register(NAME, sdpa_mask)
+    _registered = True
 
 
 def use_cpu_gqa(model) -> bool:
