@@ -1,5 +1,5 @@
-"""Package layout: harness/ -> bioharness, plugins/<name>/ -> bioharness.plugins.<name>,
-tasks/ -> bioharness.tasks. Plugin packages are discovered, so adding a folder under
+"""Package layout: harness/ -> bioharness (the core), cli/ -> bioharness.cli (the command
+line, above the core and the plugins), plugins/<name>/ -> bioharness.plugins.<name>. Plugin packages are discovered, so adding a folder under
 plugins/ is enough to ship it (tests/test_packaging.py checks the built wheel)."""
 from pathlib import Path
 
@@ -18,13 +18,35 @@ def plugin_packages():
     return found
 
 
+DATA_SUFFIXES = (".jsonl", ".json", ".yaml", ".tsv", ".txt", ".csv", ".xml")
+
+
+def plugin_data():
+    """Data files of each plugin package, those in plain sub-folders (``tasks/*.yaml``) too."""
+    data = {}
+    for name in plugin_packages():
+        folder = ROOT.joinpath("plugins", *name.split(".")[2:])
+        files = []
+        for path in folder.rglob("*"):
+            if path.suffix not in DATA_SUFFIXES or "__pycache__" in path.parts:
+                continue
+            owner = path.parent
+            while owner != folder and not (owner / "__init__.py").is_file():
+                owner = owner.parent
+            if owner == folder:
+                files.append(path.relative_to(folder).as_posix())
+        if files:
+            data[name] = sorted(files)
+    return data
+
+
 setup(
-    packages=["bioharness", "bioharness.tasks", *plugin_packages()],
+    packages=["bioharness", "bioharness.cli", *plugin_packages()],
     package_dir={
         "bioharness": "harness",
         "bioharness.plugins": "plugins",
-        "bioharness.tasks": "tasks",
+        "bioharness.cli": "cli",
     },
-    package_data={"bioharness.tasks": ["*.yaml"], "": ["*.jsonl", "*.json", "*.yaml", "py.typed"]},
+    package_data={"": ["py.typed"], **plugin_data()},
     include_package_data=True,
 )

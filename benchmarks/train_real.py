@@ -87,7 +87,7 @@ def fixed_set_loss(adapter, rows):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from bioharness import embedded
+    from bioharness.plugins.hf import embedded
     from bioharness.plugins.lora.prompts import PromptFormat
     from bioharness.records import Instruction
 

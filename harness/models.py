@@ -1,7 +1,7 @@
 """What a model spec resolves to, for ``bioharness models``."""
 from pathlib import Path
 
-from bioharness import embedded
+from bioharness.plugins.hf import embedded
 from bioharness.errors import UsageError
 from bioharness.modelspec import parse_model_spec
 

@@ -148,20 +148,14 @@ def load_spec(path, plugin=None) -> TaskSpec:
     )
 
 
-def builtin_task_dir() -> Path:
-    import bioharness.tasks
-
-    return Path(bioharness.tasks.__file__).parent
-
-
 class TaskCatalog:
-    """Every task spec from the built-in folder and the plugins' ``task_dirs()``."""
+    """Every task spec from the plugins' ``task_dirs()`` (the built-in ones come from ``bionlp``)."""
 
     def __init__(self, hooks):
         self.hooks = hooks
         self.specs = {}
         self.kinds = {}
-        for plugin, folder in [("bioharness", builtin_task_dir()), *hooks.task_dirs()]:
+        for plugin, folder in hooks.task_dirs():
             if not folder.is_dir():
                 raise UsageError(f"plugin {plugin!r} returned task folder {str(folder)!r}, which does not exist")
             for path in sorted(folder.glob("*.yaml")):

@@ -23,7 +23,7 @@ def data_dir():
 @pytest.fixture(scope="session")
 def embedded_dir():
     """The embedded SmolLM2 model, converted once into the user cache."""
-    from bioharness import embedded
+    from bioharness.plugins.hf import embedded
 
     return embedded.ensure_model_dir()
 

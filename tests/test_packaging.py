@@ -33,9 +33,13 @@ def test_core_and_tasks_are_packaged(wheel):
     names = set(wheel.namelist())
     for source in (REPO / "harness").glob("*.py"):
         assert f"bioharness/{source.name}" in names
-    for spec in (REPO / "tasks").glob("*.yaml"):
-        assert f"bioharness/tasks/{spec.name}" in names
-    assert not any(n.startswith(("harness/", "plugins/", "tests/")) for n in names)
+    for source in (REPO / "cli").glob("*.py"):
+        assert f"bioharness/cli/{source.name}" in names
+    specs = list((REPO / "plugins" / "bionlp" / "tasks").glob("*.yaml"))
+    assert len(specs) >= 15
+    for spec in specs:
+        assert f"bioharness/plugins/bionlp/tasks/{spec.name}" in names
+    assert not any(n.startswith(("harness/", "plugins/", "tests/", "cli/")) for n in names)
     entry_points = wheel.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "bioharness = bioharness.cli:main" in entry_points
 

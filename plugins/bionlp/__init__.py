@@ -1,10 +1,11 @@
 """The ``bionlp`` plugin: the task kinds ``mcqa``, ``ner``, ``re`` and ``summarization``,
 readers of the original BioNLP data formats, their metrics and the LLM judge.
 
-The built-in task specs live in the core's ``tasks/`` folder; this plugin provides the
-kinds they name. Importing it is cheap: the kinds (and rouge-score, openpyxl) are imported
+The built-in task specs (``tasks/*.yaml``) ship with this plugin, beside the kinds they name. Importing it is cheap: the kinds (and rouge-score, openpyxl) are imported
 when a task is built.
 """
+from pathlib import Path
+
 from bioharness import hookimpl
 
 DESCRIPTIONS = {
@@ -29,3 +30,8 @@ def _factory(name):
 def register_task_kinds(register):
     for name, description in DESCRIPTIONS.items():
         register(name, _factory(name), description=description)
+
+
+@hookimpl
+def task_dirs():
+    return [Path(__file__).parent / "tasks"]

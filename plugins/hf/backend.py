@@ -47,7 +47,7 @@ def resolve_device(name):
 def model_path(spec) -> str:
     """The local directory or hub id that transformers loads for ``spec``."""
     if spec.is_embedded:
-        from bioharness import embedded
+        from bioharness.plugins.hf import embedded
 
         return str(embedded.ensure_model_dir())
     return spec.model

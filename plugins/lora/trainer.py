@@ -30,7 +30,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bioharness import embedded
+from bioharness.plugins.hf import embedded
 from bioharness.errors import UsageError
 from bioharness.instructions import instructions_digest, read_instructions
 from bioharness.modelspec import parse_model_spec

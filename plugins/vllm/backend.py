@@ -15,7 +15,7 @@ from bioharness.tokens import encode_pair, encode_prompt, has_chat_template, ren
 
 def model_path(spec) -> str:
     if spec.is_embedded:
-        from bioharness import embedded
+        from bioharness.plugins.hf import embedded
 
         return str(embedded.ensure_model_dir())
     path = Path(spec.model).expanduser()

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -121,9 +122,9 @@ def _plugin_with_tasks(tmp_path, spec_text):
 
 
 def _medqa_variant():
-    from bioharness.taskspec import builtin_task_dir
+    import bioharness.plugins.bionlp as bionlp
 
-    return (builtin_task_dir() / "medqa.yaml").read_text().replace("name: medqa", "name: medqa_variant")
+    return (Path(bionlp.__file__).parent / "tasks" / "medqa.yaml").read_text().replace("name: medqa", "name: medqa_variant")
 
 
 def test_a_typo_in_a_task_yaml_key_names_file_and_key(tmp_path):

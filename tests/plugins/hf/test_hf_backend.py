@@ -222,7 +222,7 @@ def test_embedded_model_answers(embedded_dir):
 @pytest.mark.embedded
 def test_embedded_second_load_uses_cache(embedded_dir, monkeypatch):
     """After the first conversion the GGUF is never read again."""
-    from bioharness import embedded
+    from bioharness.plugins.hf import embedded
     from bioharness.cli import main
 
     def no_conversion(*a, **k):

@@ -414,6 +414,3 @@ def main(argv=None):
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

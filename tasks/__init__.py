@@ -1,1 +1,0 @@
-"""Declarative task specs (YAML), shipped as package data."""
