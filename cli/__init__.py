@@ -10,12 +10,11 @@ import sys
 
 import click
 
-from bioharness import __version__
-from bioharness.errors import UsageError
+from bioharness import UsageError, __version__, parse_model_args
 
 PLUGINS_OPTION = "--plugins"
 PLUGINS_HELP = (
-    "Extra plugin to load: an entry-point name, an importable module or a .py file. "
+    "Extra plugin to load: an entry-point name, an importable module, a .py file or a package directory. "
     "Repeatable, or comma-separated; also read from BIOHARNESS_PLUGINS."
 )
 
@@ -86,21 +85,6 @@ for _name, _capability, _hint in (
     ("train", "a trainer plugin", "Tune a model on instructions (LoRA)."),
 ):
     cli.add_command(_stub(_name, _capability, _hint))
-
-
-def parse_model_args(text):
-    """``key=value,key2=value2`` -> dict, values read as JSON where they parse (numbers,
-    true/false), strings otherwise."""
-    out = {}
-    for part in [p for p in (text or "").split(",") if p.strip()]:
-        key, sep, value = part.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"--model-args: {part!r} is not key=value")
-        try:
-            out[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key.strip()] = value
-    return out
 
 
 def data_dir_option(f):
@@ -273,11 +257,8 @@ def models_command(specs, as_json):
     Spec syntax: hf:<path-or-hub-id>, vllm:<path-or-hub-id>, openai:<model>,
     `embedded` (SmolLM2-135M-Instruct, offline), each optionally +<adapter-dir>.
     """
-    from bioharness.models import describe_spec
-
-    manager = get_manager()
-    backends = manager.hooks.backends
-    rows = [describe_spec(s, backends) for s in (specs or ("embedded",))]
+    backends = get_manager().hooks.backends
+    rows = [_describe_spec(s, backends) for s in (specs or ("embedded",))]
     if as_json:
         echo_json({"backends": [{"name": r.name, "plugin": r.plugin, "description": r.description} for r in backends],
                    "models": rows})
@@ -291,6 +272,24 @@ def models_command(specs, as_json):
         for key in ("backend", "model", "adapter", "resolves_to", "status"):
             if row.get(key):
                 click.echo(f"      {key}: {row[key]}")
+
+
+def _describe_spec(text, backends) -> dict:
+    """What ``bioharness models`` shows for one spec: resolved without preparing anything."""
+    from bioharness import parse_model_spec, resolve_model
+
+    spec = parse_model_spec(text)
+    row = {"spec": str(spec), "backend": spec.backend, "model": spec.model, "adapter": spec.adapter}
+    if spec.backend not in backends:
+        row["status"] = f"no backend {spec.backend!r} installed (known: {', '.join(backends.names())})"
+        return row
+    try:
+        resolved = resolve_model(spec, prepare=False)
+    except UsageError as exc:
+        row["status"] = str(exc)
+        return row
+    row.update(resolves_to=resolved.path, status=resolved.status, adapter=resolved.adapter)
+    return row
 
 
 def _plugin_stage(stage, registry, selector, help_text):

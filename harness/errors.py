@@ -23,3 +23,7 @@ class MissingDependency(UsageError):
         hint = f"pip install 'bioharness[{extra}]'"
         mod = f" (could not import {module!r})" if module else ""
         super().__init__(f"{what} needs the '{extra}' extra{mod}: {hint}")
+
+
+class PluginError(UsageError):
+    """A plugin failed to import, or raised in a hook or a factory; the message names it."""

@@ -2,10 +2,11 @@
 
 Load order: the default plugins (built-ins, by module name), then entry points in group
 ``bioharness``, then what the user names with ``--plugins`` or ``BIOHARNESS_PLUGINS``
-(an entry-point name, an importable module, or a path to a ``.py`` file).
+(an entry-point name, an importable module, a ``.py`` file, or a package directory).
 
-Nothing outside this module touches ``pm.hook``: the rest of the core goes through
-:class:`Hooks`.
+Nothing outside this module calls a hook: the rest of the core goes through
+:class:`Hooks`, which calls each plugin's implementation itself so that one that raises
+is reported in one line naming it (:class:`bioharness.errors.PluginError`).
 """
 import importlib
 import importlib.metadata
@@ -19,8 +20,8 @@ from pathlib import Path
 import pluggy
 
 from bioharness import PROJECT, __version__, hookspecs
-from bioharness.errors import UsageError
-from bioharness.registry import Registry
+from bioharness.errors import PluginError, UsageError
+from bioharness.registry import Registry, describe_error
 
 ENTRY_POINT_GROUP = PROJECT
 ENV_PLUGINS = "BIOHARNESS_PLUGINS"
@@ -36,21 +37,12 @@ DEFAULT_PLUGINS = (
 )
 
 
-class PluginLoadError(UsageError):
-    """A plugin could not be imported or registered."""
-
-
 @dataclass(frozen=True)
 class PluginInfo:
     name: str
     version: str | None
     source: str  # "builtin", "entry point (<dist>)", "module", "path <file>"
     hooks: tuple
-
-
-def _describe_error(exc):
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _module_version(module):
@@ -67,7 +59,10 @@ def _module_version(module):
 
 
 def _import_path(path):
-    path = Path(path).resolve()
+    """Import a ``.py`` file as a module, or a package (its directory or its ``__init__.py``)."""
+    path = Path(path).expanduser().resolve()
+    if path.name == "__init__.py" or path.is_dir():
+        return _import_package(path.parent if path.name == "__init__.py" else path)
     if not path.is_file():
         raise FileNotFoundError(f"no such file {str(path)!r}")
     name = f"bioharness_userplugin_{path.stem}"
@@ -80,6 +75,26 @@ def _import_path(path):
         sys.modules.pop(name, None)
         raise
     return module
+
+
+def _import_package(folder):
+    """Import ``folder`` as the package it is, with its parent on ``sys.path``, so that its
+    own absolute (``import pkg.kind``) and relative imports work as when installed."""
+    if not (folder / "__init__.py").is_file():
+        raise FileNotFoundError(f"{str(folder)!r} has no __init__.py: expected a package or a .py file")
+    name = folder.name
+    if not name.isidentifier():
+        raise ImportError(f"package folder {name!r} is not a Python identifier")
+    existing = sys.modules.get(name)
+    if existing is None:
+        if str(folder.parent) not in sys.path:
+            sys.path.insert(0, str(folder.parent))
+        importlib.invalidate_caches()
+        existing = importlib.import_module(name)
+    where = Path(getattr(existing, "__file__", None) or ".").resolve().parent
+    if where != folder:
+        raise ImportError(f"another module named {name!r} is already importable from {where}")
+    return existing
 
 
 def split_plugin_names(values):
@@ -109,12 +124,12 @@ class PluginManager:
         try:
             self.pm.register(module, name=name)
         except pluggy.PluginValidationError as exc:
-            raise PluginLoadError(f"plugin {name!r} is invalid: {exc}") from None
+            raise PluginError(f"plugin {name!r} is invalid: {exc}") from None
         try:
             self.pm.check_pending()  # a hookimpl whose name matches no hookspec: a typo
         except pluggy.PluginValidationError as exc:
             self.pm.unregister(name=name)
-            raise PluginLoadError(
+            raise PluginError(
                 f"plugin {name!r} implements an unknown hook ({exc}); see bioharness.hookspecs"
             ) from None
         self._info[name] = (version if version is not None else _module_version(module), source)
@@ -123,7 +138,7 @@ class PluginManager:
         try:
             module = importlib.import_module(modname)
         except Exception as exc:  # a plugin's own import error, reported by name
-            raise PluginLoadError(f"plugin {modname!r} failed to load: {_describe_error(exc)}") from None
+            raise PluginError(f"plugin {modname!r} failed to load: {describe_error(exc)}") from None
         self.register_module(module, modname, source)
 
     def load_defaults(self, names=DEFAULT_PLUGINS):
@@ -131,8 +146,8 @@ class PluginManager:
             try:
                 module = importlib.import_module(modname)
             except Exception as exc:
-                raise PluginLoadError(
-                    f"built-in plugin {modname!r} failed to load: {_describe_error(exc)}"
+                raise PluginError(
+                    f"built-in plugin {modname!r} failed to load: {describe_error(exc)}"
                 ) from None
             self.register_module(module, modname, "builtin", version=__version__)
 
@@ -150,8 +165,8 @@ class PluginManager:
         try:
             module = ep.load()
         except Exception as exc:
-            raise PluginLoadError(
-                f"plugin {ep.name!r} (entry point {ep.value!r}) failed to load: {_describe_error(exc)}"
+            raise PluginError(
+                f"plugin {ep.name!r} (entry point {ep.value!r}) failed to load: {describe_error(exc)}"
             ) from None
         source = f"entry point ({dist.name})" if dist is not None else "entry point"
         version = dist.version if dist is not None else None
@@ -165,8 +180,11 @@ class PluginManager:
                 try:
                     module = _import_path(name)
                 except Exception as exc:
-                    raise PluginLoadError(f"plugin {name!r} failed to load: {_describe_error(exc)}") from None
-                self.register_module(module, str(Path(name).resolve()), f"path {name}")
+                    raise PluginError(f"plugin {name!r} failed to load: {describe_error(exc)}") from None
+                # a package is registered by its import name, a lone file by its path
+                is_file = Path(module.__file__).name != "__init__.py"
+                self.register_module(module, str(Path(name).resolve()) if is_file else module.__name__,
+                                     f"path {name}")
                 continue
             if eps is None:
                 eps = self._entry_points()
@@ -191,19 +209,39 @@ class PluginManager:
 
 
 class Hooks:
-    """A typed facade over the hook calls; the only place the core calls ``pm.hook``."""
+    """A typed facade over the hook calls; the only place the core calls a hook."""
 
     def __init__(self, pm):
         self._pm = pm
 
+    def _impls(self, hookname):
+        """The implementations in pluggy's calling order (the newest plugin first)."""
+        impls = getattr(self._pm.hook, hookname).get_hookimpls()
+        return [impl for impl in reversed(impls) if not (impl.hookwrapper or impl.wrapper)]
+
+    @staticmethod
+    def _call(impl, hookname, **kwargs):
+        """One plugin's implementation; anything but a UsageError it raises is reported
+        in one line naming the plugin."""
+        try:
+            return impl.function(*[kwargs[arg] for arg in impl.argnames])
+        except UsageError:
+            raise
+        except Exception as exc:
+            raise PluginError(f"plugin {impl.plugin_name!r}: hook {hookname} failed: {describe_error(exc)}") from exc
+
+    def _each(self, hookname, **kwargs):
+        """(plugin name, result) of every implementation, in calling order."""
+        for impl in self._impls(hookname):
+            yield impl.plugin_name, self._call(impl, hookname, **kwargs)
+
     def _collect(self, hookname, kind):
         registry = Registry(kind)
-        caller = getattr(self._pm.hook, hookname)
         # One implementation at a time so that each registration knows its plugin.
-        for impl in reversed(caller.get_hookimpls()):
+        for impl in self._impls(hookname):
             def register(name, factory, *, description="", options=(), _plugin=impl.plugin_name):
                 registry.add(_plugin, name, factory, description=description, options=options)
-            impl.function(register=register)
+            self._call(impl, hookname, register=register)
         return registry
 
     @cached_property
@@ -229,30 +267,41 @@ class Hooks:
 
     def task_dirs(self):
         """[(plugin name, Path)] for every folder of task specs, in load order."""
-        out = []
-        for impl in reversed(self._pm.hook.task_dirs.get_hookimpls()):
-            for folder in impl.function() or ():
-                out.append((impl.plugin_name, Path(folder)))
-        return out
+        return [(plugin, Path(folder)) for plugin, folders in self._each("task_dirs") for folder in folders or ()]
+
+    def resolve_model(self, spec, prepare):
+        """The first plugin's :class:`bioharness.ResolvedModel` for ``spec``, or None."""
+        return next((found for _, found in self._each("resolve_model", spec=spec, prepare=prepare)
+                     if found is not None), None)
 
     def register_commands(self, cli):
-        self._pm.hook.register_commands(cli=cli)
+        list(self._each("register_commands", cli=cli))
 
     def stage_start(self, stage, run_dir, config):
-        self._pm.hook.on_stage_start(stage=stage, run_dir=Path(run_dir), config=config)
+        list(self._each("on_stage_start", stage=stage, run_dir=Path(run_dir), config=config))
 
     def stage_end(self, stage, run_dir, result):
-        self._pm.hook.on_stage_end(stage=stage, run_dir=Path(run_dir), result=result)
+        list(self._each("on_stage_end", stage=stage, run_dir=Path(run_dir), result=result))
 
     def sample(self, stage, record):
-        self._pm.hook.on_sample(stage=stage, record=record)
+        list(self._each("on_sample", stage=stage, record=record))
+
+
+_active = None  # the manager load_plugins built last: the one get_backend/resolve_model use
+
+
+def active_hooks() -> Hooks:
+    """The hooks of the plugin manager in use (the CLI's), loading the plugins if none is."""
+    return (_active or load_plugins()).hooks
 
 
 def load_plugins(names=(), *, defaults=True, entry_points=True, env=None):
-    """Build a :class:`PluginManager` with the defaults, entry points and named plugins.
+    """Build a :class:`PluginManager` with the defaults, entry points and named plugins, and
+    make it the active one (see :func:`active_hooks`).
 
     ``names`` adds to ``BIOHARNESS_PLUGINS`` (read from ``env``, default ``os.environ``).
     """
+    global _active
     env = os.environ if env is None else env
     manager = PluginManager()
     if defaults:
@@ -261,4 +310,5 @@ def load_plugins(names=(), *, defaults=True, entry_points=True, env=None):
         manager.load_entry_points()
     manager.load_named(split_plugin_names([env.get(ENV_PLUGINS, ""), *names]))
     manager.hooks.validate()
+    _active = manager
     return manager

@@ -1,8 +1,9 @@
 """What plugins registered: backends, task kinds, generators, trainers."""
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from bioharness.errors import UsageError
+from bioharness.errors import PluginError, UsageError
 
 KINDS = ("backend", "task kind", "generator", "trainer")
 
@@ -11,10 +12,35 @@ KINDS = ("backend", "task kind", "generator", "trainer")
 class Registration:
     kind: str
     name: str
-    factory: Callable[..., Any]
+    factory: Callable[..., Any]  # the plugin's factory, guarded: see _guarded
     plugin: str
     description: str = ""
     options: tuple = field(default_factory=tuple)
+    target: Callable[..., Any] = None  # the factory exactly as registered
+
+
+def _guarded(factory, kind, name, plugin):
+    """The factory, with a crash inside it reported in one line naming the plugin.
+
+    UsageError (and DataError, MissingDependency) already say what the user can fix: they
+    pass through unchanged.
+    """
+    @functools.wraps(factory)
+    def build(*args, **kwargs):
+        try:
+            return factory(*args, **kwargs)
+        except UsageError:
+            raise
+        except Exception as exc:
+            raise PluginError(f"plugin {plugin!r}: building {kind} {name!r} failed: {describe_error(exc)}") from exc
+
+    return build
+
+
+def describe_error(exc) -> str:
+    """``Type: first line of the message``, for one-line reports."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class Registry:
@@ -34,7 +60,8 @@ class Registry:
             raise UsageError(
                 f"{self.kind} {name!r} is registered by two plugins: {other!r} and {plugin!r}"
             )
-        self._items[name] = Registration(self.kind, name, factory, plugin, description, tuple(options))
+        self._items[name] = Registration(self.kind, name, _guarded(factory, self.kind, name, plugin), plugin,
+                                         description, tuple(options), target=factory)
 
     def get(self, name):
         try:

@@ -137,3 +137,136 @@ def test_load_plugins_in_process(tmp_path, monkeypatch):
     assert manager.hooks.backends.get("inprocbackend").plugin == str(path)
     with pytest.raises(Exception, match="unknown backend 'nope'"):
         manager.hooks.backends.get("nope")
+
+
+# -- packages: a directory or its __init__.py, imported as the package it is -------------
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+def write_package(folder, name="bh_pkg_plugin"):
+    """A multi-module plugin: an absolute and a relative intra-package import."""
+    pkg = folder / name
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text(textwrap.dedent(f"""
+        from bioharness import hookimpl
+
+        from {name}.names import BACKEND
+        from .describe import DESCRIPTION
+
+        __version__ = "2.0.1"
+
+        @hookimpl
+        def register_backends(register):
+            register(BACKEND, lambda spec, **kw: None, description=DESCRIPTION)
+        """))
+    (pkg / "names.py").write_text("BACKEND = 'pkgbackend'\n")
+    (pkg / "describe.py").write_text("from .names import BACKEND\n\nDESCRIPTION = f'backend {BACKEND} from a package'\n")
+    return pkg
+
+
+@pytest.mark.parametrize("form", ["directory", "init"])
+def test_plugin_from_package_path(tmp_path, form):
+    pkg = write_package(tmp_path)
+    target = pkg if form == "directory" else pkg / "__init__.py"
+    rows = plugins_json(run_cli("plugins", "--json", "--plugins", str(target), cwd=tmp_path.parent))
+    assert rows["bh_pkg_plugin"] == {"name": "bh_pkg_plugin", "version": "2.0.1", "source": f"path {target}",
+                                     "hooks": ["register_backends"]}
+    models = json.loads(run_cli("models", "--json", env_extra={"BIOHARNESS_PLUGINS": str(target)}).stdout)
+    assert {"name": "pkgbackend", "plugin": "bh_pkg_plugin",
+            "description": "backend pkgbackend from a package"} in models["backends"]
+
+
+def test_readme_task_kind_example_loads_from_its_init(tmp_path):
+    """The README's own multi-module example, from a relative path as a user types it."""
+    result = run_cli("tasks", "--json", "--plugins", "examples/task_kind_plugin/bioharness_abbrev/__init__.py",
+                     cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    (row,) = [r for r in json.loads(result.stdout) if r["name"] == "clinical_abbrev"]
+    assert (row["kind"], row["plugin"]) == ("abbreviation", "bioharness_abbrev")
+
+
+def test_bad_package_paths_are_one_line(tmp_path):
+    (tmp_path / "not_a_package").mkdir()
+    result = run_cli("plugins", "--plugins", str(tmp_path / "not_a_package"))
+    assert_one_line_error(result, "not_a_package", "has no __init__.py")
+    # a package whose name another importable module already has
+    clash = tmp_path / "elsewhere" / "json"
+    clash.mkdir(parents=True)
+    (clash / "__init__.py").write_text("")
+    result = run_cli("plugins", "--plugins", str(clash))
+    assert_one_line_error(result, "another module named 'json' is already importable")
+    # an error inside one of the package's modules names the package path and the error
+    pkg = write_package(tmp_path / "broken")
+    (pkg / "names.py").write_text("BACKEND = undefined_name\n")
+    result = run_cli("plugins", "--plugins", str(pkg))
+    assert_one_line_error(result, str(pkg), "NameError", "undefined_name")
+
+
+# -- a plugin that raises in a hook or a factory: one line naming it, exit 2 ---------------
+
+RAISING = textwrap.dedent(
+    """
+    import click
+    from bioharness import hookimpl
+
+    WHERE = {where!r}
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("plugin bug: " + WHERE)
+
+    @hookimpl
+    def register_backends(register):
+        if WHERE == "register_backends":
+            fail()
+        register("raisingbackend", fail)
+
+    @hookimpl
+    def register_generators(register):
+        register("raising", fail, options=[click.Option(["--n"], type=int, default=1)])
+
+    @hookimpl
+    def task_dirs():
+        if WHERE == "task_dirs":
+            fail()
+        return []
+
+    @hookimpl
+    def register_commands(cli):
+        if WHERE == "register_commands":
+            fail()
+    """
+)
+
+
+@pytest.mark.parametrize("where", ["register_backends", "task_dirs", "register_commands"])
+def test_plugin_hook_that_raises_is_one_line(tmp_path, where):
+    path = write_plugin(tmp_path, "raising_plugin", "", body=RAISING.format(where=where))
+    command = ["tasks"] if where == "task_dirs" else ["plugins"]
+    result = run_cli(*command, "--plugins", str(path))
+    assert_one_line_error(result, f"plugin '{path}'", f"hook {where} failed", "RuntimeError: plugin bug: " + where)
+
+
+def test_plugin_factory_that_raises_is_one_line(tmp_path):
+    path = write_plugin(tmp_path, "raising_plugin", "", body=RAISING.format(where="factory"))
+    result = run_cli("generate", "--generator", "raising", "--out", str(tmp_path / "run"), "--plugins", str(path))
+    assert_one_line_error(result, f"plugin '{path}'", "building generator 'raising' failed",
+                          "RuntimeError: plugin bug: factory")
+    result = run_cli("eval", "--model", "raisingbackend:x", "--tasks", "medmcqa", "--limit", "1",
+                     "--out", str(tmp_path / "eval"), "--plugins", str(path))
+    assert_one_line_error(result, f"plugin '{path}'", "building backend 'raisingbackend' failed")
+
+
+def test_get_backend_uses_the_active_manager_and_reports_a_raising_factory(tmp_path):
+    import bioharness
+    from bioharness.errors import PluginError
+
+    path = write_plugin(tmp_path, "raising_plugin", "", body=RAISING.format(where="factory"))
+    load_plugins([str(path)], env={})
+    with pytest.raises(PluginError, match=r"building backend 'raisingbackend' failed: RuntimeError") as info:
+        bioharness.get_backend("raisingbackend:anything", batch_size=None)
+    assert isinstance(info.value.__cause__, RuntimeError)  # kept for a debugger, never printed
+    # a UsageError from a factory is the plugin telling the user something: shown as it is
+    load_plugins([], env={})
+    with pytest.raises(bioharness.UsageError, match="unknown backend 'raisingbackend'"):
+        bioharness.get_backend("raisingbackend:anything")
