@@ -16,8 +16,9 @@ Registration hooks receive a ``register`` callback (the simonw/llm style)::
   generators use this for their own flags); their values reach the factory as keyword
   arguments.
 
-Observer hooks return nothing; their exceptions propagate (a logger plugin that fails
-should fail loudly rather than silently drop a run's record).
+A hook or factory that raises stops the command with one line naming the plugin and the
+error (a logger plugin that fails should fail loudly rather than silently drop a run's
+record); a :class:`bioharness.UsageError` it raises is shown as it is.
 """
 import pluggy
 
@@ -49,6 +50,20 @@ def register_backends(register):
     name; ``options`` are the user's ``--model-args`` and generic flags (dtype, device,
     batch_size, base_url, ...). A factory rejects options it does not know with
     :class:`bioharness.UsageError`.
+    """
+
+
+@hookspec(firstresult=True)
+def resolve_model(spec, prepare):
+    """Say what a model spec's model is, for every backend and the trainers.
+
+    Called by :func:`bioharness.resolve_model` with ``spec`` (a
+    :class:`bioharness.ModelSpec`); the first plugin returning a
+    :class:`bioharness.ResolvedModel` wins. Return None to leave the spec to the next
+    plugin and finally to the core's rule (an existing local path, else a hub id). With
+    ``prepare`` true the model must be ready to load (e.g. converted); with it false
+    (``bioharness models``) say only where it would be and its ``status``, quickly.
+    The adapter and the dtype are the core's business: leave them unset.
     """
 
 

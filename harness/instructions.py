@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bioharness.errors import DataError
 from bioharness.records import CATEGORIES, Instruction
-from bioharness.store import atomic_write_text, sha256_json
+from bioharness.store import atomic_write_text, read_jsonl, sha256_json
 
 REQUIRED = ("instruction", "input", "output")
 KNOWN = (*REQUIRED, "id", "category", "provenance")
@@ -64,18 +64,14 @@ def instructions_digest(instructions) -> str:
 
 
 def _jsonl_items(path, text):
-    items = []
-    for line_no, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            items.append((line_no, json.loads(line)))
-        except json.JSONDecodeError as exc:
-            if not items and _is_one_object(text):
-                raise DataError(path, None, "one JSON object; expected a JSON array of instructions or "
-                                            "one object per line (JSONL)") from None
-            raise DataError(path, line_no, f"malformed JSON ({exc.msg} at column {exc.colno})") from None
-    return items
+    try:
+        return read_jsonl(path, text)
+    except DataError as exc:
+        first = next(i for i, line in enumerate(text.splitlines(), start=1) if line.strip())
+        if exc.where == first and _is_one_object(text):
+            raise DataError(path, None, "one JSON object; expected a JSON array of instructions or "
+                                        "one object per line (JSONL)") from None
+        raise
 
 
 def _is_one_object(text):

@@ -1,46 +1,89 @@
-"""What a model spec resolves to, for ``bioharness models``."""
+"""From a model spec to a model: the one place that resolves specs, adapters and dtypes.
+
+Every backend and trainer asks :func:`resolve_model`; plugins take part through the
+``resolve_model`` hook (the hf plugin resolves ``embedded``). :func:`get_backend` builds
+the backend a spec names through the active plugin manager.
+"""
+import re
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bioharness.plugins.hf import embedded
 from bioharness.errors import UsageError
-from bioharness.modelspec import parse_model_spec
+from bioharness.modelspec import ModelSpec, parse_model_spec
+
+#: Every dtype name accepted anywhere (--dtype, model args, --precision) -> its one name.
+DTYPES = {"auto": "auto", "float32": "float32", "fp32": "float32", "float": "float32", "float16": "float16",
+          "fp16": "float16", "half": "float16", "bfloat16": "bfloat16", "bf16": "bfloat16"}
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
 
 
-def describe_spec(text, backends) -> dict:
-    spec = parse_model_spec(text)
-    row = {"spec": str(spec), "backend": spec.backend, "model": spec.model, "adapter": spec.adapter}
-    if spec.backend not in backends:
-        row["status"] = f"no backend {spec.backend!r} installed (known: {', '.join(backends.names())})"
-        return row
-    if spec.is_embedded:
-        row["resolves_to"] = str(embedded.model_dir())
-        if embedded.is_converted():
-            row["status"] = "converted (cached safetensors)"
-        else:
-            try:
-                source = embedded.gguf_path()
-                row["status"] = f"not converted yet: the first use converts {source}"
-            except UsageError as exc:
-                row["status"] = str(exc)
-    elif spec.backend == "openai":
-        row["resolves_to"] = f"model {spec.model!r} at the OpenAI-compatible endpoint"
-    else:
-        path = Path(spec.model).expanduser()
-        if path.exists():
-            row["resolves_to"] = str(path.resolve())
-            row["status"] = "local directory"
-        else:
-            row["resolves_to"] = f"hub id {spec.model!r}"
-            row["status"] = "not a local path: loaded from the Hugging Face hub cache or the hub"
-    if spec.adapter:
-        adapter = Path(spec.adapter).expanduser()
-        ok = (adapter / "adapter_config.json").is_file()
-        row["adapter"] = str(adapter.resolve()) + ("" if ok else "  (missing adapter_config.json!)")
-    return row
+@dataclass(frozen=True)
+class ResolvedModel:
+    spec: ModelSpec
+    path: str  # what an engine loads: an absolute local path, or a hub id
+    source: str  # "local", "hub", or what the resolving plugin calls it ("embedded", "endpoint")
+    status: str = ""  # one line for `bioharness models`
+    adapter: str | None = None  # absolute PEFT adapter directory, adapter_config.json checked
+    dtype: str = "auto"  # a value of DTYPES
+
+
+def normalise_dtype(name) -> str:
+    """``bf16`` / ``bfloat16`` / None ... -> ``bfloat16`` / ``auto``; unknown names are a UsageError."""
+    try:
+        return DTYPES[str(name or "auto").strip().lower()]
+    except KeyError:
+        raise UsageError(f"dtype {name!r} is not one of {', '.join(DTYPES)}") from None
+
+
+def _adapter_dir(text) -> str:
+    path = Path(text).expanduser()
+    if not path.is_dir():
+        raise UsageError(f"adapter {text!r}: no such directory")
+    if not (path / "adapter_config.json").is_file():
+        raise UsageError(f"adapter {text!r}: no adapter_config.json there (expected a PEFT adapter directory)")
+    return str(path.resolve())
+
+
+def _path_or_hub_id(spec) -> ResolvedModel:
+    path = Path(spec.model).expanduser()
+    if path.exists():
+        return ResolvedModel(spec, str(path.resolve()), "local", "local path")
+    text = spec.model
+    if text.startswith((".", "/", "~")) or "\\" in text or text.count("/") > 1 or not _HUB_ID.fullmatch(text):
+        raise UsageError(f"model {text!r}: no such directory")
+    return ResolvedModel(spec, text, "hub", "not a local path: loaded from the Hugging Face hub cache or the hub")
+
+
+def resolve_model(spec, *, dtype=None, prepare=True) -> ResolvedModel:
+    """What ``spec`` (a string or :class:`ModelSpec`) loads, with its adapter and dtype checked.
+
+    A plugin's ``resolve_model`` hook answers first; otherwise an existing path is local
+    and anything else must be a hub id (``name`` or ``org/name``). ``prepare=False`` only
+    describes (``bioharness models``): nothing is converted or downloaded.
+    """
+    from bioharness.manager import active_hooks
+
+    spec = parse_model_spec(spec) if isinstance(spec, str) else spec
+    adapter = _adapter_dir(spec.adapter) if spec.adapter else None
+    dtype = normalise_dtype(dtype)
+    found = active_hooks().resolve_model(spec, prepare)
+    if found is None:
+        if spec.is_embedded:
+            raise UsageError(f"model spec {str(spec)!r}: no installed plugin provides the embedded model")
+        found = _path_or_hub_id(spec)
+    return replace(found, spec=spec, adapter=adapter, dtype=dtype)
 
 
 def load_backend(hooks, text, **options):
-    """Build the backend a model spec names, with the user's options."""
-    spec = parse_model_spec(text)
+    """Build the backend a model spec names with ``hooks``' plugins; None options are dropped."""
+    spec = parse_model_spec(text) if isinstance(text, str) else text
     registration = hooks.backends.get(spec.backend)
     return registration.factory(spec, **{k: v for k, v in options.items() if v is not None})
+
+
+def get_backend(spec_text, **options):
+    """The backend ``spec_text`` names (``embedded``, ``hf:PATH+ADAPTER``, ``openai:MODEL``...),
+    built with ``options`` through the active plugin manager (the CLI's, else the defaults)."""
+    from bioharness.manager import active_hooks
+
+    return load_backend(active_hooks(), spec_text, **options)

@@ -5,6 +5,7 @@ by ``+<adapter-dir>`` for a LoRA adapter. ``embedded`` alone means ``hf:embedded
 embedded default model (see :mod:`bioharness.plugins.hf.embedded`). A spec with no ``backend:``
 prefix is taken as ``hf:``.
 """
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,3 +54,18 @@ def parse_model_spec(text: str) -> ModelSpec:
     if plus and not adapter:
         raise UsageError(f"model spec {text!r}: '+' must be followed by an adapter directory")
     return ModelSpec(backend, model, adapter or None)
+
+
+def parse_model_args(text) -> dict:
+    """``key=value,key2=value2`` -> dict, values read as JSON where they parse (numbers,
+    true/false), strings otherwise."""
+    out = {}
+    for part in [p for p in (text or "").split(",") if p.strip()]:
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--model-args: {part!r} is not key=value")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out

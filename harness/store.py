@@ -67,6 +67,20 @@ def read_json(path):
         raise DataError(path, exc.lineno, f"invalid JSON ({exc.msg})") from None
 
 
+def read_jsonl(path, text=None) -> list:
+    """[(line number, value)] for every non-blank line of a JSONL file (or of ``text`` read
+    from it); a malformed line is a DataError naming ``file:line``."""
+    text = Path(path).read_text(encoding="utf-8") if text is None else text
+    items = []
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            try:
+                items.append((line_no, json.loads(line)))
+            except json.JSONDecodeError as exc:
+                raise DataError(path, line_no, f"malformed JSON ({exc.msg} at column {exc.colno})") from None
+    return items
+
+
 def sha256_file(path, chunk=1 << 20) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:

@@ -130,7 +130,7 @@ def test_hook_register_backends():
 
 def test_hook_register_task_kinds(observer):
     manager, module = observer
-    assert manager.hooks.task_kinds.get("echo").factory is module.EchoKind
+    assert manager.hooks.task_kinds.get("echo").target is module.EchoKind
 
 
 def test_hook_task_dirs(observer):
@@ -171,6 +171,46 @@ def test_hook_on_sample(observer, tmp_path):
     manager, module = observer
     invoke(manager, "generate", "--generator", "counting", "--n", "2", "--out", str(tmp_path / "run3"))
     assert [e for e in module.EVENTS if e[0] == "sample"] == [("sample", "generate", "g0"), ("sample", "generate", "g1")]
+
+
+RESOLVER_PLUGIN = textwrap.dedent(
+    '''
+    from bioharness import ResolvedModel, hookimpl
+
+    CALLS = []
+
+
+    @hookimpl
+    def resolve_model(spec, prepare):
+        CALLS.append((str(spec), prepare))
+        if spec.model == "house-model":
+            return ResolvedModel(spec, "/models/house", "house", "ready" if prepare else "described")
+        return None
+    '''
+)
+
+
+def test_hook_resolve_model(tmp_path):
+    from bioharness import resolve_model
+
+    path = tmp_path / "resolver_plugin.py"
+    path.write_text(RESOLVER_PLUGIN)
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text("{}")
+    manager = load_plugins([str(path)], env={})  # becomes the active manager
+    module = manager.pm.get_plugin(str(path))
+    found = resolve_model(f"vllm:house-model+{adapter}", dtype="bf16")
+    assert (found.path, found.source, found.status) == ("/models/house", "house", "ready")
+    assert (found.adapter, found.dtype, str(found.spec)) == (str(adapter), "bfloat16", f"vllm:house-model+{adapter}")
+    assert resolve_model("hf:house-model", prepare=False).status == "described"
+    # None: the next plugin answers (the hf plugin resolves embedded without converting here) ...
+    embedded = resolve_model("embedded", prepare=False)
+    assert embedded.source == "embedded" and embedded.path.endswith("SmolLM2-135M-Instruct")
+    # ... and finally the core's rule: an existing path is local, anything else a hub id
+    assert resolve_model(f"hf:{tmp_path}").path == str(tmp_path) and resolve_model(f"hf:{tmp_path}").source == "local"
+    assert resolve_model("hf:org/name").source == "hub"
+    assert module.CALLS[:3] == [(f"vllm:house-model+{adapter}", True), ("hf:house-model", False), ("hf:embedded", False)]
 
 
 def hookspec_names():

@@ -21,8 +21,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Mapping
 
-from bioharness.errors import DataError, UsageError
-from bioharness.records import Example
+from bioharness import DataError, Example, UsageError
 
 from .readers import MMLU_MEDICAL_SUBJECTS
 

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from bioharness.records import Request
+from bioharness import Request
 
 JUDGE_SYSTEM = (
     "You are an experienced physician and biomedical researcher who grades answers written by an AI "

@@ -407,7 +407,7 @@ def rouge_scores(
     try:
         from rouge_score import rouge_scorer
     except ImportError:  # pragma: no cover - the bionlp extra installs it
-        from bioharness.errors import MissingDependency
+        from bioharness import MissingDependency
 
         raise MissingDependency("ROUGE", "bionlp", "rouge_score") from None
     scorer = rouge_scorer.RougeScorer(list(rouge_types), use_stemmer=True)

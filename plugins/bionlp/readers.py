@@ -29,8 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from bioharness.errors import DataError, UsageError
-from bioharness.records import Example
+from bioharness import DataError, Example, UsageError
 
 from .spans import TagSequenceError, iob2_spans
 
@@ -340,7 +339,7 @@ def read_xlsx(path: Path, sheet: int = 0) -> list[tuple[int, tuple]]:
     try:
         import openpyxl
     except ImportError:  # pragma: no cover - the bionlp extra installs it
-        from bioharness.errors import MissingDependency
+        from bioharness import MissingDependency
 
         raise MissingDependency(f"reading {path.name}", "bionlp", "openpyxl") from None
     try:

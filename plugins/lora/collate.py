@@ -22,7 +22,7 @@ loss is a mean over the same target tokens as in the padded batch.
 """
 import torch
 
-from bioharness.errors import UsageError
+from bioharness import UsageError
 from bioharness.plugins.lora.prompts import IGNORE
 
 POSITION_IDS = "position-ids"

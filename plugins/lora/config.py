@@ -10,8 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from bioharness.errors import UsageError
-from bioharness.records import CATEGORIES
+from bioharness import CATEGORIES, UsageError
 
 TEMPLATES = ("alpaca", "chat")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")

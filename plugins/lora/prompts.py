@@ -11,7 +11,7 @@ packed sequence from predicting one example's first token from the previous exam
 """
 from dataclasses import dataclass
 
-from bioharness.errors import UsageError
+from bioharness import UsageError
 
 IGNORE = -100
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from transformers import PrinterCallback, Trainer, TrainerCallback
 
 from bioharness.plugins.lora.trainer import COMPLETE_MARKER
-from bioharness.store import atomic_write_text
+from bioharness import atomic_write_text
 
 
 class TokenMeter:

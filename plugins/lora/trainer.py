@@ -30,12 +30,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bioharness.plugins.hf import embedded
-from bioharness.errors import UsageError
-from bioharness.instructions import instructions_digest, read_instructions
-from bioharness.modelspec import parse_model_spec
+from bioharness import (
+    RunDir, UsageError, atomic_write_text, instructions_digest, parse_model_spec, read_instructions, resolve_model,
+)
 from bioharness.plugins.lora.config import OPERATIONAL, TrainConfig
-from bioharness.store import RunDir, atomic_write_text
 
 LOG = "train_log.jsonl"
 CHECKPOINTS = "checkpoints"
@@ -47,17 +45,20 @@ EXAMPLE_IDS = "example_ids.txt"
 COMPLETE_MARKER = "bioharness-checkpoint-complete"
 
 
-def base_model_path(spec_text) -> str:
-    """The directory or hub id that transformers loads for the ``--base`` spec."""
+def base_model(spec_text, precision="auto"):
+    """The :class:`bioharness.ResolvedModel` of the ``--base`` spec (its dtype: ``--precision``)."""
     spec = parse_model_spec(spec_text)
     if spec.backend != "hf":
         raise UsageError(f"lora trainer: --base {spec_text!r}: only transformers models "
                          "(hf:<path-or-id>, embedded) can be tuned")
     if spec.adapter:
         raise UsageError(f"lora trainer: --base {spec_text!r}: the base must not carry an adapter (+{spec.adapter})")
-    if spec.is_embedded:
-        return str(embedded.ensure_model_dir())
-    return spec.model
+    return resolve_model(spec, dtype=precision)
+
+
+def base_model_path(spec_text) -> str:
+    """The directory or hub id that transformers loads for the ``--base`` spec."""
+    return base_model(spec_text).path
 
 
 def select_examples(instructions, categories):
@@ -159,8 +160,9 @@ class LoraTrainer:
         transformers.logging.set_verbosity_warning()
         transformers.utils.logging.disable_progress_bar()
         run_dir = RunDir(out_dir)
-        path = base_model_path(cfg.base)
-        precision, dtype, use_cuda = self._precision()
+        base = base_model(cfg.base, cfg.precision)
+        path = base.path
+        precision, dtype, use_cuda = self._precision(base.dtype)
         accumulation = cfg.gradient_accumulation()  # from WORLD_SIZE, set by torchrun / accelerate launch
         # The arguments set up the (distributed) state, on CPU too: create them first.
         args = self._training_args(run_dir / CHECKPOINTS, accumulation, precision, use_cuda)
@@ -226,18 +228,17 @@ class LoraTrainer:
         state.wait_for_everyone()
         return result
 
-    def _precision(self):
-        """(precision name, torch dtype of the base weights, whether training runs on CUDA)."""
+    def _precision(self, dtype_name):
+        """(dtype name, torch dtype of the base weights, whether training runs on CUDA) for
+        the dtype that resolve_model normalised from ``--precision``."""
         import torch
 
         use_cuda = torch.cuda.is_available()
-        precision = self.config.precision
-        if precision == "auto":
-            precision = "bf16" if use_cuda and torch.cuda.is_bf16_supported() else "fp32"
-        if precision in ("bf16", "fp16") and not use_cuda:
-            raise UsageError(f"lora trainer: --precision {precision} needs a GPU; use fp32 on CPU")
-        dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
-        return precision, dtype, use_cuda
+        if dtype_name == "auto":
+            dtype_name = "bfloat16" if use_cuda and torch.cuda.is_bf16_supported() else "float32"
+        if dtype_name != "float32" and not use_cuda:
+            raise UsageError(f"lora trainer: --precision {self.config.precision} needs a GPU; use fp32 on CPU")
+        return dtype_name, getattr(torch, dtype_name), use_cuda
 
     @staticmethod
     def _tokenizer(path):
@@ -301,8 +302,8 @@ class LoraTrainer:
             save_total_limit=cfg.save_total_limit,
             seed=cfg.seed,
             data_seed=cfg.seed,
-            bf16=precision == "bf16",
-            fp16=precision == "fp16",
+            bf16=precision == "bfloat16",
+            fp16=precision == "float16",
             use_cpu=not use_cuda,
             gradient_checkpointing=cfg.gradient_checkpointing,
             gradient_checkpointing_kwargs={"use_reentrant": False} if cfg.gradient_checkpointing else None,
@@ -368,7 +369,7 @@ def _first_line(exc):
 
 
 def _read_log(path):
-    from bioharness.store import JsonlLog
+    from bioharness import JsonlLog
 
     with JsonlLog(path, key="step") as log:
         return list(log.records)
@@ -378,7 +379,7 @@ def _open_log(path, keep_up_to):
     """The step log, cut back to the steps a resumed run will not redo."""
     import json
 
-    from bioharness.store import JsonlLog
+    from bioharness import JsonlLog
 
     log = JsonlLog(path, key="step")
     if any(r["step"] > keep_up_to for r in log.records):

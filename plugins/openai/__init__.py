@@ -4,7 +4,7 @@ Model spec: ``openai:<model>``; the endpoint comes from ``--base-url`` or
 ``OPENAI_BASE_URL``, the key from ``OPENAI_API_KEY`` only. The openai client is imported
 when a backend is built, not when this plugin loads.
 """
-from bioharness import hookimpl
+from bioharness import MissingDependency, ResolvedModel, hookimpl
 
 
 def _factory(spec, **options):
@@ -13,8 +13,6 @@ def _factory(spec, **options):
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.split(".")[0] != "openai":
             raise
-        from bioharness.errors import MissingDependency
-
         raise MissingDependency("the openai backend", "openai", module="openai") from None
     from bioharness.plugins.openai.backend import OpenAIBackend
 
@@ -29,3 +27,11 @@ def register_backends(register):
         description="OpenAI-compatible HTTP API: bounded concurrency, retries with backoff, per-request "
                     "failures, prompt log-probs where the server offers them, token and cost counters",
     )
+
+
+@hookimpl
+def resolve_model(spec, prepare):
+    # a model name at an endpoint: no path, no hub id, nothing to prepare
+    if spec.backend == "openai":
+        return ResolvedModel(spec, spec.model, "endpoint", f"model {spec.model!r} at the OpenAI-compatible endpoint")
+    return None

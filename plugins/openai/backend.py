@@ -13,11 +13,9 @@ import os
 import threading
 from urllib.parse import urlsplit, urlunsplit
 
-from bioharness.errors import UsageError
+from bioharness import Loglikelihood, Prediction, UsageError, split_trailing_space
 from bioharness.plugins.openai.retry import Backoff, BadResponse, Failure, classify
 from bioharness.plugins.openai.usage import Usage, list_price
-from bioharness.records import Loglikelihood, Prediction
-from bioharness.tokens import split_trailing_space
 
 ENV_KEY = "OPENAI_API_KEY"
 ENV_BASE_URL = "OPENAI_BASE_URL"

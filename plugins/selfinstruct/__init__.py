@@ -11,14 +11,13 @@ killed run resumes. ``--import FILE`` takes an existing instruction set instead.
 ``novelty``: the exact, indexed ROUGE-L novelty filter that keeps the generated pool diverse.
 ``generator``: the pipeline (waves of concurrent requests, commit records, resume, stats).
 
-The model is reached only through the ``openai`` backend (``load_backend``), which brings
+The model is reached only through the ``openai`` backend (:func:`bioharness.get_backend`), which brings
 bounded concurrency, retries with backoff and per-request failure records. Nothing heavy is
 imported when this plugin loads.
 """
 import click
 
-from bioharness import hookimpl
-from bioharness.records import CATEGORIES
+from bioharness import CATEGORIES, hookimpl
 
 from bioharness.plugins.selfinstruct.config import GenerateConfig
 

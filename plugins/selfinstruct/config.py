@@ -10,8 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from bioharness.errors import UsageError
-from bioharness.records import CATEGORIES
+from bioharness import CATEGORIES, UsageError, parse_model_args
 
 #: Seed examples shown in each request.
 EXAMPLES_PER_REQUEST = 3
@@ -83,8 +82,6 @@ class GenerateConfig:
             raise UsageError(f"selfinstruct: unknown option(s) {', '.join(unknown)}")
         values = {k: v for k, v in options.items() if v is not None}
         if isinstance(values.get("model_args"), str):
-            from bioharness.cli import parse_model_args
-
             values["model_args"] = tuple(sorted(parse_model_args(values["model_args"]).items()))
         elif isinstance(values.get("model_args"), dict):
             values["model_args"] = tuple(sorted(values["model_args"].items()))

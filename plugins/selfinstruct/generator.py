@@ -50,10 +50,10 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from bioharness.errors import UsageError
-from bioharness.instructions import read_instructions, write_instructions
-from bioharness.records import Instruction, Request
-from bioharness.store import RunDir, file_lock, sha256_file
+from bioharness import (
+    Instruction, Request, RunDir, UsageError, file_lock, get_backend, read_instructions, sha256_file,
+    write_instructions,
+)
 
 from bioharness.plugins.selfinstruct.config import EXAMPLES_PER_REQUEST, GenerateConfig
 from bioharness.plugins.selfinstruct.filters import FilterSettings, quality_reason
@@ -145,14 +145,13 @@ def fold_stats(lines) -> dict:
 class SelfInstructGenerator:
     """``run(out_dir)`` fills ``out_dir/instructions.jsonl`` up to ``config.n`` instructions.
 
-    ``hooks``: the plugin hooks used to build the backend (by default those of the running
-    ``bioharness`` command, else freshly loaded plugins). ``backend``: an already built
-    backend (anything with ``generate(requests) -> predictions``), used instead.
+    The backend is built by :func:`bioharness.get_backend` (through the plugins of the
+    running ``bioharness`` command), unless ``backend`` gives one already built (anything
+    with ``generate(requests) -> predictions``).
     """
 
-    def __init__(self, config: GenerateConfig, *, hooks=None, backend=None, console=None, progress=True):
+    def __init__(self, config: GenerateConfig, *, backend=None, console=None, progress=True):
         self.config = config
-        self._hooks = hooks
         self._backend = backend
         self._owns_backend = backend is None
         self._console = console
@@ -385,26 +384,11 @@ class SelfInstructGenerator:
 
     def _get_backend(self):
         if self._backend is None:
-            from bioharness.models import load_backend
-
             config = self.config
             options = dict(config.model_args)
             options.update(base_url=config.base_url, concurrency=config.concurrency)
-            self._backend = load_backend(self._get_hooks(), config.model, **options)
+            self._backend = get_backend(config.model, **options)
         return self._backend
-
-    def _get_hooks(self):
-        if self._hooks is None:
-            import click
-
-            ctx = click.get_current_context(silent=True)
-            manager = ctx.find_root().obj if ctx is not None else None
-            if manager is None or not hasattr(manager, "hooks"):
-                from bioharness.manager import load_plugins
-
-                manager = load_plugins()
-            self._hooks = manager.hooks
-        return self._hooks
 
     def _get_console(self):
         if self._console is None:

@@ -57,7 +57,7 @@ from __future__ import annotations
 import math
 from typing import Iterable, NamedTuple
 
-from bioharness.errors import MissingDependency
+from bioharness import MissingDependency
 
 #: Margin on the upper bound; far above float rounding, far below any score difference.
 BOUND_EPSILON = 1e-9

@@ -14,8 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bioharness.errors import DataError
-from bioharness.records import CATEGORIES, Instruction
+from bioharness import CATEGORIES, DataError, Instruction
 
 #: The built-in seed pool.
 DEFAULT_SEEDS = Path(__file__).with_name("seeds.jsonl")

@@ -7,26 +7,17 @@ engines then see identical inputs, which is what makes their outputs comparable.
 import json
 from pathlib import Path
 
-from bioharness.errors import UsageError
+from bioharness import (
+    Loglikelihood, Prediction, UsageError, encode_pair, encode_prompt, has_chat_template, render_prompt,
+    resolve_model,
+)
 from bioharness.plugins.vllm import engine as engines
-from bioharness.records import Loglikelihood, Prediction
-from bioharness.tokens import encode_pair, encode_prompt, has_chat_template, render_prompt
-
-
-def model_path(spec) -> str:
-    if spec.is_embedded:
-        from bioharness.plugins.hf import embedded
-
-        return str(embedded.ensure_model_dir())
-    path = Path(spec.model).expanduser()
-    return str(path.resolve()) if path.exists() else spec.model
 
 
 def read_adapter(adapter_dir) -> tuple[int, tuple]:
-    """(LoRA rank, module names it targets) from a PEFT adapter directory."""
+    """(LoRA rank, module names it targets) from a PEFT adapter directory (checked by
+    :func:`bioharness.resolve_model`)."""
     config = Path(adapter_dir) / "adapter_config.json"
-    if not config.is_file():
-        raise UsageError(f"adapter {adapter_dir!r}: no adapter_config.json there (expected a PEFT adapter directory)")
     try:
         data = json.loads(config.read_text())
         rank = max([int(data["r"]), *[int(r) for r in (data.get("rank_pattern") or {}).values()]])
@@ -91,8 +82,9 @@ class VLLMBackend:
                 f"vllm backend: unknown option(s) {', '.join(unknown)} (known: {', '.join(cls.OPTIONS)})"
             )
         llm_options = engines.normalise_options(options, engines.platform_device_type())
-        path = model_path(spec)
-        needed, targets = read_adapter(spec.adapter) if spec.adapter else (None, ())
+        resolved = resolve_model(spec, dtype=options.get("dtype"))
+        path = resolved.path
+        needed, targets = read_adapter(resolved.adapter) if resolved.adapter else (None, ())
         rank = None
         if max_lora_rank is not None:
             try:
@@ -113,7 +105,8 @@ class VLLMBackend:
         config = engines.EngineConfig(path, tuple(sorted(llm_options.items())), rank, targets)
         engine = engines.acquire(config)
         try:
-            return cls(engine, tokenizer, spec=spec, lora=lora_request(spec.adapter) if spec.adapter else None)
+            lora = lora_request(resolved.adapter) if resolved.adapter else None
+            return cls(engine, tokenizer, spec=spec, lora=lora)
         except BaseException:
             engines.release(engine)
             raise

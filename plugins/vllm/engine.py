@@ -19,7 +19,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bioharness.errors import MissingDependency, UsageError
+from bioharness import MissingDependency, UsageError, normalise_dtype
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +34,6 @@ OUTPUT_MODULES = ("lm_head", "embed_tokens", "embed_out", "wte", "word_embedding
 
 #: LoRA ranks vLLM accepts for ``max_lora_rank`` (vllm.config.lora.MaxLoRARanks).
 LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
-
-DTYPES = {
-    "auto": "auto",
-    "float32": "float32", "fp32": "float32",
-    "float16": "float16", "fp16": "float16", "half": "float16",
-    "bfloat16": "bfloat16", "bf16": "bfloat16",
-}
 
 #: Share of system memory the CPU build reserves when the user sets neither
 #: ``gpu_memory_utilization`` nor ``kv_cache_memory_bytes``: vLLM's own default (0.92) is
@@ -357,12 +350,8 @@ def platform_device_type() -> str:
 def normalise_options(options: dict, device_type: str) -> dict:
     """The vllm.LLM keyword arguments for the user's options (already validated by name)."""
     out = {}
-    dtype = options.get("dtype")
-    if dtype is not None:
-        try:
-            out["dtype"] = DTYPES[str(dtype).lower()]
-        except KeyError:
-            raise UsageError(f"vllm backend: dtype {dtype!r} is not one of {', '.join(DTYPES)}") from None
+    if options.get("dtype") is not None:
+        out["dtype"] = normalise_dtype(options["dtype"])
     device = options.get("device")
     if device not in (None, "auto"):
         if str(device).split(":")[0] != device_type:

@@ -13,8 +13,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from bioharness.errors import DataError, UsageError
-from bioharness.records import Example, Request, Score
+from bioharness import DataError, Example, Request, Score, UsageError
 
 FIELDS = ("id", "sentence", "abbreviation", "expansions")
 METRICS = ("exact_match", "token_f1")

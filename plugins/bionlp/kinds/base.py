@@ -26,8 +26,7 @@ import string
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from bioharness.errors import DataError, UsageError
-from bioharness.records import Request
+from bioharness import DataError, Request, UsageError
 
 from .. import hub
 from ..readers import READERS, _resolve_split

@@ -33,8 +33,7 @@ Metrics: ``accuracy``; with labels ``macro_f1`` (unweighted mean of the per-labe
 """
 from __future__ import annotations
 
-from bioharness.errors import DataError
-from bioharness.records import LoglikelihoodRequest, Score
+from bioharness import DataError, LoglikelihoodRequest, Score
 
 from .. import metrics as M
 from .base import BionlpKind, f1_score, output_error, safe_div

@@ -14,7 +14,7 @@ error counts as an empty answer (prediction ``null``).
 """
 from __future__ import annotations
 
-from bioharness.records import Score
+from bioharness import Score
 
 from .. import metrics as M
 from .base import BionlpKind, output_error, safe_div

@@ -16,8 +16,7 @@ examples, and ``f1_L`` for every label including the negative one (``f1_DDI-effe
 """
 from __future__ import annotations
 
-from bioharness.errors import DataError
-from bioharness.records import Score
+from bioharness import DataError, Score
 
 from .. import metrics as M
 from .base import BionlpKind, f1_score, output_error, safe_div

@@ -15,7 +15,7 @@ reply are kept in the sample's meta (``judge_model``, ``judge_score``, ``judge_r
 """
 from __future__ import annotations
 
-from bioharness.records import Score
+from bioharness import Score
 
 from .. import judge as J
 from .. import metrics as M
@@ -32,7 +32,7 @@ class SummarizationKind(BionlpKind):
     }
 
     def validate_options(self, spec):
-        from bioharness.errors import DataError
+        from bioharness import DataError
 
         if spec.options.get("judge_max_new_tokens", 1) < 1:
             raise DataError(spec.path, "options.judge_max_new_tokens", "must be >= 1")

@@ -195,8 +195,11 @@ def test_bad_adapter_and_options_are_usage_errors(tiny_llama_dir, tmp_path):
         HFBackend.from_spec(parse_model_spec(f"hf:{tiny_llama_dir}+{tmp_path}"))
     with pytest.raises(UsageError, match="unknown option\\(s\\) temprature"):
         HFBackend.from_spec(parse_model_spec(f"hf:{tiny_llama_dir}"), temprature=1)
-    with pytest.raises(UsageError, match="could not load model"):
+    with pytest.raises(UsageError, match="model '.*nothing': no such directory"):
         HFBackend.from_spec(parse_model_spec(f"hf:{tmp_path / 'nothing'}"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UsageError, match="could not load model"):
+        HFBackend.from_spec(parse_model_spec(f"hf:{tmp_path / 'empty'}"))
     with pytest.raises(UsageError, match="dtype 'float8'"):
         HFBackend.from_spec(parse_model_spec(f"hf:{tiny_llama_dir}"), dtype="float8")
 

@@ -78,6 +78,7 @@ def test_bad_data_is_one_line_with_file_and_line(capsys, tmp_path, lines, expect
         (["--categories", "gen"], "no instructions of categories gen (the file has: qa 2)"),
         (["--batch-size", "6", "--micro-batch-size", "4"], "--batch-size 6 is not a multiple of --micro-batch-size 4"),
         (["--base", "openai:gpt-4"], "only transformers models"),
+        (["--base", "hf:./no/such/base"], "model './no/such/base': no such directory"),
         (["--lora-dropout", "1.5"], "--lora-dropout must be in [0, 1)"),
         (["--save-total-limit", "1"], "--save-total-limit must be >= 2"),
         (["--warmup", "2.5"], "must be whole"),

@@ -19,7 +19,6 @@ import time
 import pytest
 from faultproxy import FaultProxy
 
-from bioharness.manager import load_plugins
 from bioharness.plugins.selfinstruct.config import GenerateConfig
 from bioharness.plugins.selfinstruct.generator import (
     INSTRUCTIONS, REQUESTS, STATS, EndpointFailing, SelfInstructGenerator, sample_examples,
@@ -98,7 +97,7 @@ def test_generate_ten_through_the_fault_proxy(vllm_server, short_seeds, tmp_path
             n=10, model=f"openai:{vllm_server.model}", base_url=proxy.url + "/v1", concurrency=16, seed=5,
             seeds=short_seeds,
             model_args=f"{PATIENT},backoff_base=0.05,backoff_max=0.5,max_retries=3", **LOW_BAR)
-        generator = SelfInstructGenerator(config, hooks=load_plugins(env={}).hooks, progress=False)
+        generator = SelfInstructGenerator(config, progress=False)
         result = generator.run(out, on_record=seen.append)
     stats, records, requests = check_run(out, 10)
     assert result["complete"] and result["instructions"] == 10
@@ -135,7 +134,7 @@ def test_an_endpoint_that_keeps_failing_is_reported_not_hidden(vllm_server, shor
         config = GenerateConfig.from_options(n=3, model=f"openai:{vllm_server.model}", base_url=proxy.url + "/v1",
                                              concurrency=4, model_args="backoff_base=0.01,max_retries=2",
                                              seeds=short_seeds, **LOW_BAR)
-        generator = SelfInstructGenerator(config, hooks=load_plugins(env={}).hooks, progress=False)
+        generator = SelfInstructGenerator(config, progress=False)
         with pytest.raises(EndpointFailing, match=r"every request failed in 3 waves in a row \(last error: HTTP 500: "
                                                   r"injected 500 \(after 3 attempts\)\)") as raised:
             generator.run(out)
