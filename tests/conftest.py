@@ -47,3 +47,14 @@ def tiny_llama_dir(tiny_llama, tokenizer, tmp_path_factory):
     tiny_llama.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+@pytest.fixture(autouse=True)
+def _restore_active_plugin_manager():
+    """load_plugins makes its manager the active one (get_backend, resolve_model use it):
+    a test that loads a few plugins must not leave them active for the next test."""
+    from bioharness import manager
+
+    before = manager._active
+    yield
+    manager._active = before

@@ -1,0 +1,206 @@
+"""The public surface: what plugins may import, the layering it keeps, and the model
+resolution and backend building it offers (bioharness.resolve_model, get_backend)."""
+import ast
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import bioharness
+from bioharness import DataError, UsageError
+from bioharness.manager import load_plugins
+
+REPO = Path(__file__).resolve().parents[1]
+HEAVY = ("torch", "transformers", "vllm", "openai", "peft", "lm_eval")
+
+
+def imports(path):
+    """(line, module, names) for every import in a file, lazy ones (inside functions) too."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, alias.name, ()) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            out.append((node.lineno, node.module, tuple(alias.name for alias in node.names)))
+    return out
+
+
+def offenders(folder, bad):
+    found = []
+    for path in sorted((REPO / folder).rglob("*.py")):
+        for line, module, names in imports(path):
+            reason = bad(module, names)
+            if reason:
+                found.append(f"{path.relative_to(REPO)}:{line}: {reason}")
+    return found
+
+
+def test_plugins_import_only_the_public_surface():
+    public = set(bioharness.__all__)
+
+    def bad(module, names):
+        if module == "bioharness":
+            private = sorted(set(names) - public)
+            return f"from bioharness import {', '.join(private)} (not in bioharness.__all__)" if private else None
+        if module.startswith("bioharness.") and not module.startswith("bioharness.plugins"):
+            return f"imports {module}"
+        return None
+
+    found = offenders("plugins", bad)
+    assert not found, "built-in plugins must import only `from bioharness import ...`:\n" + "\n".join(found)
+
+
+def test_no_plugin_imports_the_cli():
+    found = offenders("plugins", lambda m, names: f"imports {m}" if m.split(".")[:2] == ["bioharness", "cli"]
+                      or (m == "bioharness" and "cli" in names) else None)
+    assert not found, "\n".join(found)
+
+
+def test_the_core_imports_no_plugin_and_not_the_cli():
+    def bad(module, names):
+        parts = module.split(".")
+        if parts[0] == "bioharness" and (parts[1:2] in (["plugins"], ["cli"])
+                                         or (len(parts) == 1 and {"plugins", "cli"} & set(names))):
+            return f"imports {module}"
+        return None
+
+    found = offenders("harness", bad)
+    assert not found, "the core (harness/) never imports a plugin or the CLI:\n" + "\n".join(found)
+
+
+def test_the_scan_sees_lazy_and_aliased_imports(tmp_path):
+    """The checks above would catch what they look for (they are not vacuous)."""
+    path = tmp_path / "sneaky.py"
+    path.write_text("def f():\n    import bioharness.store as s\n    from bioharness.cli import main\n")
+    assert [m for _, m, _ in imports(path)] == ["bioharness.store", "bioharness.cli"]
+
+
+def test_every_public_name_exists():
+    missing = [name for name in bioharness.__all__ if not hasattr(bioharness, name)]
+    assert not missing
+
+
+def test_import_help_and_plugins_load_no_heavy_engine():
+    code = textwrap.dedent(f"""
+        import contextlib, io, sys
+        import bioharness
+        after_import = [m for m in {HEAVY!r} if m in sys.modules]
+        from bioharness.cli import main
+        with contextlib.redirect_stdout(io.StringIO()):
+            codes = [main(['--help']), main(['plugins']), main(['models', 'embedded'])]
+        heavy = [m for m in {HEAVY!r} if m in sys.modules]
+        print(after_import, heavy, codes)
+        """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[] [] [0, 0, 0]"
+
+
+# -- resolve_model: the one place for specs, adapters and dtypes ---------------------------
+
+
+def adapter_dir(folder):
+    folder.mkdir(parents=True)
+    (folder / "adapter_config.json").write_text(json.dumps({"r": 4}))
+    return folder
+
+
+def test_local_paths_hub_ids_and_missing_directories(tmp_path, monkeypatch):
+    model = tmp_path / "my-model"
+    model.mkdir()
+    found = bioharness.resolve_model(f"vllm:{model}")
+    assert (found.path, found.source, found.adapter, found.dtype) == (str(model), "local", None, "auto")
+    monkeypatch.chdir(tmp_path)
+    assert bioharness.resolve_model("hf:./my-model").path == str(model)  # relative: made absolute
+    assert bioharness.resolve_model("my-model").path == str(model)  # an existing name is local first
+    for hub_id in ("meta-llama/Llama-2-7b-hf", "gpt2", "HuggingFaceTB/SmolLM2-135M-Instruct"):
+        found = bioharness.resolve_model(f"hf:{hub_id}")
+        assert (found.path, found.source) == (hub_id, "hub")
+    # local-looking paths that do not exist are not judged by hub-id rules
+    for missing in ("./nope", "../models/nope", "/no/such/model", "~/no-such-model", "models/llama/7b"):
+        with pytest.raises(UsageError, match=f"model '{missing}': no such directory"):
+            bioharness.resolve_model(f"hf:{missing}")
+
+
+def test_adapter_directory_is_checked_and_made_absolute(tmp_path, monkeypatch):
+    adapter = adapter_dir(tmp_path / "runs" / "adapter")
+    monkeypatch.chdir(tmp_path)
+    assert bioharness.resolve_model("hf:gpt2+runs/adapter").adapter == str(adapter)
+    with pytest.raises(UsageError, match="adapter 'runs/none': no such directory"):
+        bioharness.resolve_model("hf:gpt2+runs/none")
+    with pytest.raises(UsageError, match="adapter 'runs': no adapter_config.json there"):
+        bioharness.resolve_model("hf:gpt2+runs")
+
+
+@pytest.mark.parametrize("given, expected", [
+    (None, "auto"), ("auto", "auto"), ("fp32", "float32"), ("float", "float32"), ("FP16", "float16"),
+    ("half", "float16"), ("bf16", "bfloat16"), ("bfloat16", "bfloat16"),
+])
+def test_dtype_names_are_normalised(given, expected):
+    assert bioharness.resolve_model("hf:gpt2", dtype=given).dtype == expected
+    assert bioharness.normalise_dtype(given) == expected
+
+
+def test_unknown_dtype_is_a_usage_error():
+    with pytest.raises(UsageError, match="dtype 'float8' is not one of auto, float32"):
+        bioharness.resolve_model("hf:gpt2", dtype="float8")
+
+
+def test_embedded_needs_a_plugin_that_provides_it():
+    load_plugins(defaults=False, entry_points=False, env={})
+    with pytest.raises(UsageError, match="'hf:embedded': no installed plugin provides the embedded model"):
+        bioharness.resolve_model("embedded")
+    load_plugins(env={})
+    found = bioharness.resolve_model("vllm:embedded", prepare=False)  # described, not converted
+    assert found.source == "embedded" and found.path.endswith("SmolLM2-135M-Instruct")
+
+
+# -- get_backend: through the active plugin manager ----------------------------------------
+
+RECORDING = textwrap.dedent(
+    """
+    from bioharness import hookimpl, resolve_model
+
+    class Recorded:
+        def __init__(self, spec, **options):
+            self.spec, self.options = spec, options
+            self.resolved = resolve_model(spec, dtype=options.get("dtype"))
+
+    @hookimpl
+    def register_backends(register):
+        register("recording", Recorded)
+    """
+)
+
+
+def test_get_backend_builds_through_the_active_manager(tmp_path):
+    path = tmp_path / "recording_plugin.py"
+    path.write_text(RECORDING)
+    adapter = adapter_dir(tmp_path / "adapter")
+    load_plugins([str(path)], env={})
+    backend = bioharness.get_backend(f"recording:org/model+{adapter}", dtype="bf16", batch_size=4, device=None)
+    assert str(backend.spec) == f"recording:org/model+{adapter}"
+    assert backend.options == {"dtype": "bf16", "batch_size": 4}  # None means "not given"
+    assert (backend.resolved.path, backend.resolved.adapter, backend.resolved.dtype) == (
+        "org/model", str(adapter), "bfloat16")
+    load_plugins([], env={})
+    with pytest.raises(UsageError, match="unknown backend 'recording'"):
+        bioharness.get_backend("recording:org/model")
+
+
+def test_parse_model_args_reads_json_values():
+    assert bioharness.parse_model_args("a=1,b=true,c=text,d=0.5") == {"a": 1, "b": True, "c": "text", "d": 0.5}
+    with pytest.raises(UsageError, match="'oops' is not key=value"):
+        bioharness.parse_model_args("a=1,oops")
+
+
+def test_read_jsonl_gives_line_numbers_and_names_a_bad_line(tmp_path):
+    path = tmp_path / "data.jsonl"
+    path.write_text('{"a": 1}\n\n[2]\n')
+    assert bioharness.read_jsonl(path) == [(1, {"a": 1}), (3, [2])]
+    path.write_text('{"a": 1}\n{"a": \n')
+    with pytest.raises(DataError, match=r"data.jsonl:2: malformed JSON"):
+        bioharness.read_jsonl(path)
