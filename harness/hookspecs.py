@@ -55,15 +55,13 @@ def register_backends(register):
 
 @hookspec(firstresult=True)
 def resolve_model(spec, prepare):
-    """Say what a model spec's model is, for every backend and the trainers.
+    """Say what a :class:`bioharness.ModelSpec`'s model is, for every backend and trainer.
 
-    Called by :func:`bioharness.resolve_model` with ``spec`` (a
-    :class:`bioharness.ModelSpec`); the first plugin returning a
-    :class:`bioharness.ResolvedModel` wins. Return None to leave the spec to the next
-    plugin and finally to the core's rule (an existing local path, else a hub id). With
-    ``prepare`` true the model must be ready to load (e.g. converted); with it false
-    (``bioharness models``) say only where it would be and its ``status``, quickly.
-    The adapter and the dtype are the core's business: leave them unset.
+    Called by :func:`bioharness.resolve_model`; the first :class:`bioharness.ResolvedModel`
+    returned wins, None leaves it to the next plugin, then to the core (an existing path,
+    else a hub id). ``prepare``: make the model loadable (e.g. convert it); false
+    (``bioharness models``): only say where it would be and its status. The core sets the
+    adapter and dtype.
     """
 
 

@@ -46,16 +46,18 @@ class PluginInfo:
 
 
 def _module_version(module):
-    version = getattr(module, "__version__", None)
-    if version:
-        return str(version)
     top = module.__name__.split(".")[0]
     for dist in importlib.metadata.packages_distributions().get(top, []):
-        try:
-            return importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            continue
+        return importlib.metadata.version(dist)
     return None
+
+
+def _imported(label, load):
+    """``load()``; a plugin's own import error becomes one line naming it."""
+    try:
+        return load()
+    except Exception as exc:
+        raise PluginError(f"plugin {label!r} failed to load: {describe_error(exc)}") from None
 
 
 def _import_path(path):
@@ -67,8 +69,7 @@ def _import_path(path):
         raise FileNotFoundError(f"no such file {str(path)!r}")
     name = f"bioharness_userplugin_{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
+    module = sys.modules[name] = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
     except BaseException:
@@ -78,34 +79,24 @@ def _import_path(path):
 
 
 def _import_package(folder):
-    """Import ``folder`` as the package it is, with its parent on ``sys.path``, so that its
-    own absolute (``import pkg.kind``) and relative imports work as when installed."""
+    """Import ``folder`` as the package it is, its parent on ``sys.path``, so that its own
+    absolute (``import pkg.kind``) and relative imports work as when it is installed."""
     if not (folder / "__init__.py").is_file():
         raise FileNotFoundError(f"{str(folder)!r} has no __init__.py: expected a package or a .py file")
-    name = folder.name
-    if not name.isidentifier():
-        raise ImportError(f"package folder {name!r} is not a Python identifier")
-    existing = sys.modules.get(name)
-    if existing is None:
-        if str(folder.parent) not in sys.path:
-            sys.path.insert(0, str(folder.parent))
+    if folder.name not in sys.modules and str(folder.parent) not in sys.path:
+        sys.path.insert(0, str(folder.parent))
         importlib.invalidate_caches()
-        existing = importlib.import_module(name)
-    where = Path(getattr(existing, "__file__", None) or ".").resolve().parent
+    module = importlib.import_module(folder.name)
+    where = Path(getattr(module, "__file__", None) or ".").resolve().parent
     if where != folder:
-        raise ImportError(f"another module named {name!r} is already importable from {where}")
-    return existing
+        raise ImportError(f"another module named {folder.name!r} is already importable from {where}")
+    return module
 
 
 def split_plugin_names(values):
     """``--plugins a,b --plugins c`` and ``BIOHARNESS_PLUGINS=a,b`` -> ["a", "b", "c"]."""
-    names = []
-    for value in values:
-        for part in str(value).split(","):
-            part = part.strip()
-            if part and part not in names:
-                names.append(part)
-    return names
+    parts = [part.strip() for value in values for part in str(value).split(",")]
+    return list(dict.fromkeys(part for part in parts if part))
 
 
 class PluginManager:
@@ -129,66 +120,41 @@ class PluginManager:
             self.pm.check_pending()  # a hookimpl whose name matches no hookspec: a typo
         except pluggy.PluginValidationError as exc:
             self.pm.unregister(name=name)
-            raise PluginError(
-                f"plugin {name!r} implements an unknown hook ({exc}); see bioharness.hookspecs"
-            ) from None
-        self._info[name] = (version if version is not None else _module_version(module), source)
+            raise PluginError(f"plugin {name!r} implements an unknown hook ({exc}); see bioharness.hookspecs") from None
+        version = version or getattr(module, "__version__", None) or _module_version(module)
+        self._info[name] = (str(version) if version else None, source)
 
-    def load_module(self, modname, source):
-        try:
-            module = importlib.import_module(modname)
-        except Exception as exc:  # a plugin's own import error, reported by name
-            raise PluginError(f"plugin {modname!r} failed to load: {describe_error(exc)}") from None
-        self.register_module(module, modname, source)
+    def load_module(self, modname, source, version=None):
+        self.register_module(_imported(modname, lambda: importlib.import_module(modname)), modname, source, version)
 
     def load_defaults(self, names=DEFAULT_PLUGINS):
         for modname in names:
-            try:
-                module = importlib.import_module(modname)
-            except Exception as exc:
-                raise PluginError(
-                    f"built-in plugin {modname!r} failed to load: {describe_error(exc)}"
-                ) from None
-            self.register_module(module, modname, "builtin", version=__version__)
+            self.load_module(modname, "builtin", version=__version__)
 
     def _entry_points(self):
         return {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
 
-    def load_entry_points(self, only=None):
-        for name, ep in sorted(self._entry_points().items()):
-            if only is not None and name not in only:
-                continue
+    def load_entry_points(self):
+        for _, ep in sorted(self._entry_points().items()):
             self._load_entry_point(ep)
 
     def _load_entry_point(self, ep):
+        module = _imported(f"{ep.name} (entry point {ep.value})", ep.load)
         dist = getattr(ep, "dist", None)
-        try:
-            module = ep.load()
-        except Exception as exc:
-            raise PluginError(
-                f"plugin {ep.name!r} (entry point {ep.value!r}) failed to load: {describe_error(exc)}"
-            ) from None
         source = f"entry point ({dist.name})" if dist is not None else "entry point"
-        version = dist.version if dist is not None else None
-        self.register_module(module, ep.name, source, version=version)
+        self.register_module(module, ep.name, source, version=dist.version if dist is not None else None)
 
     def load_named(self, names):
         """Load what ``--plugins`` / ``BIOHARNESS_PLUGINS`` name, in order."""
-        eps = None
+        eps = self._entry_points()
         for name in names:
             if name.endswith(".py") or os.sep in name or "/" in name:
-                try:
-                    module = _import_path(name)
-                except Exception as exc:
-                    raise PluginError(f"plugin {name!r} failed to load: {describe_error(exc)}") from None
+                module = _imported(name, lambda: _import_path(name))
                 # a package is registered by its import name, a lone file by its path
                 is_file = Path(module.__file__).name != "__init__.py"
                 self.register_module(module, str(Path(name).resolve()) if is_file else module.__name__,
                                      f"path {name}")
-                continue
-            if eps is None:
-                eps = self._entry_points()
-            if name in eps:
+            elif name in eps:
                 self._load_entry_point(eps[name])
             else:
                 self.load_module(name, "module")
@@ -244,21 +210,10 @@ class Hooks:
             self._call(impl, hookname, register=register)
         return registry
 
-    @cached_property
-    def backends(self) -> Registry:
-        return self._collect("register_backends", "backend")
-
-    @cached_property
-    def task_kinds(self) -> Registry:
-        return self._collect("register_task_kinds", "task kind")
-
-    @cached_property
-    def generators(self) -> Registry:
-        return self._collect("register_generators", "generator")
-
-    @cached_property
-    def trainers(self) -> Registry:
-        return self._collect("register_trainers", "trainer")
+    backends = cached_property(lambda self: self._collect("register_backends", "backend"))
+    task_kinds = cached_property(lambda self: self._collect("register_task_kinds", "task kind"))
+    generators = cached_property(lambda self: self._collect("register_generators", "generator"))
+    trainers = cached_property(lambda self: self._collect("register_trainers", "trainer"))
 
     def validate(self):
         """Collect every registration now, so a duplicate name fails at start-up."""

@@ -1,9 +1,5 @@
-"""From a model spec to a model: the one place that resolves specs, adapters and dtypes.
-
-Every backend and trainer asks :func:`resolve_model`; plugins take part through the
-``resolve_model`` hook (the hf plugin resolves ``embedded``). :func:`get_backend` builds
-the backend a spec names through the active plugin manager.
-"""
+"""From a model spec to a model: the one place resolving specs, adapters and dtypes, for
+every backend and trainer (plugins take part through the ``resolve_model`` hook)."""
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -77,8 +73,7 @@ def resolve_model(spec, *, dtype=None, prepare=True) -> ResolvedModel:
 def load_backend(hooks, text, **options):
     """Build the backend a model spec names with ``hooks``' plugins; None options are dropped."""
     spec = parse_model_spec(text) if isinstance(text, str) else text
-    registration = hooks.backends.get(spec.backend)
-    return registration.factory(spec, **{k: v for k, v in options.items() if v is not None})
+    return hooks.backends.get(spec.backend).factory(spec, **{k: v for k, v in options.items() if v is not None})
 
 
 def get_backend(spec_text, **options):

@@ -20,11 +20,8 @@ class Registration:
 
 
 def _guarded(factory, kind, name, plugin):
-    """The factory, with a crash inside it reported in one line naming the plugin.
-
-    UsageError (and DataError, MissingDependency) already say what the user can fix: they
-    pass through unchanged.
-    """
+    """The factory, a crash in it reported in one line naming the plugin (a UsageError
+    already says what the user can fix: it passes unchanged)."""
     @functools.wraps(factory)
     def build(*args, **kwargs):
         try:
