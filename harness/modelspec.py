@@ -2,7 +2,7 @@
 
 ``hf:<path-or-hub-id>``, ``vllm:<path-or-hub-id>``, ``openai:<model>``, optionally followed
 by ``+<adapter-dir>`` for a LoRA adapter. ``embedded`` alone means ``hf:embedded``, the
-embedded default model (see :mod:`bioharness.plugins.hf.embedded`). A spec with no ``backend:``
+embedded default model (a plugin resolves it: see :func:`bioharness.resolve_model`). A spec with no ``backend:``
 prefix is taken as ``hf:``.
 """
 import json
