@@ -2,8 +2,8 @@
 
 ``hf:<path-or-hub-id>``, ``vllm:<path-or-hub-id>``, ``openai:<model>``, optionally followed
 by ``+<adapter-dir>`` for a LoRA adapter. ``embedded`` alone means ``hf:embedded``, the
-embedded default model (a plugin resolves it: see :func:`bioharness.resolve_model`). A spec with no ``backend:``
-prefix is taken as ``hf:``.
+embedded default model (a plugin resolves it: see :func:`bioharness.resolve_model`). A
+spec with no ``backend:`` prefix is taken as ``hf:``.
 """
 import json
 from dataclasses import dataclass
