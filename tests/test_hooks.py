@@ -210,7 +210,8 @@ def test_hook_resolve_model(tmp_path):
     # ... and finally the core's rule: an existing path is local, anything else a hub id
     assert resolve_model(f"hf:{tmp_path}").path == str(tmp_path) and resolve_model(f"hf:{tmp_path}").source == "local"
     assert resolve_model("hf:org/name").source == "hub"
-    assert module.CALLS[:3] == [(f"vllm:house-model+{adapter}", True), ("hf:house-model", False), ("hf:embedded", False)]
+    assert module.CALLS[:3] == [(f"vllm:house-model+{adapter}", True), ("hf:house-model", False),
+                                ("hf:embedded", False)]
 
 
 def hookspec_names():

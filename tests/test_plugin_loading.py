@@ -161,7 +161,8 @@ def write_package(folder, name="bh_pkg_plugin"):
             register(BACKEND, lambda spec, **kw: None, description=DESCRIPTION)
         """))
     (pkg / "names.py").write_text("BACKEND = 'pkgbackend'\n")
-    (pkg / "describe.py").write_text("from .names import BACKEND\n\nDESCRIPTION = f'backend {BACKEND} from a package'\n")
+    (pkg / "describe.py").write_text("from .names import BACKEND\n\n"
+                                     "DESCRIPTION = f'backend {BACKEND} from a package'\n")
     return pkg
 
 
