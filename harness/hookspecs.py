@@ -45,11 +45,11 @@ def register_commands(cli):
 def register_backends(register):
     """Register inference backends; called once at start-up.
 
-    ``factory(spec: bioharness.modelspec.ModelSpec, **options) -> Backend`` where Backend
-    follows :class:`bioharness.interfaces.Backend`. ``spec.backend`` equals the registered
-    name; ``options`` are the user's ``--model-args`` and generic flags (dtype, device,
-    batch_size, base_url, ...). A factory rejects options it does not know with
-    :class:`bioharness.UsageError`.
+    ``factory(spec: bioharness.ModelSpec, **options) -> Backend`` where Backend follows
+    :class:`bioharness.Backend`; it loads what :func:`bioharness.resolve_model` says
+    (path, adapter, dtype). ``spec.backend`` equals the registered name; ``options`` are
+    the user's ``--model-args`` and generic flags (dtype, device, batch_size, base_url...).
+    A factory rejects options it does not know with :class:`bioharness.UsageError`.
     """
 
 
