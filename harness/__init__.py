@@ -14,4 +14,10 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 from bioharness.errors import UsageError  # noqa: E402
 
-__all__ = ["__version__", "hookimpl", "UsageError", "PROJECT"]
+# helper `report` (issue 11): decontamination, comparison and reports for `run` and plugins/report
+from bioharness.compare import collect as collect_results, compare as compare_models, model_name, write_reports  # noqa: E402,E501
+from bioharness.decontam import decontaminate, task_texts  # noqa: E402
+from bioharness.store import atomic_write_text, read_json  # noqa: E402  (also in surface's list)
+
+__all__ = ["__version__", "hookimpl", "UsageError", "PROJECT", "collect_results", "compare_models", "model_name",
+           "write_reports", "decontaminate", "task_texts", "atomic_write_text", "read_json"]

@@ -33,6 +33,7 @@ DEFAULT_PLUGINS = (
     "bioharness.plugins.lora",
     "bioharness.plugins.bionlp",
     "bioharness.plugins.selfinstruct",
+    "bioharness.plugins.report",
 )
 
 
@@ -222,9 +223,13 @@ class Hooks:
     def trainers(self) -> Registry:
         return self._collect("register_trainers", "trainer")
 
+    @cached_property
+    def reporters(self) -> Registry:
+        return self._collect("register_reporters", "reporter")
+
     def validate(self):
         """Collect every registration now, so a duplicate name fails at start-up."""
-        for registry in (self.backends, self.task_kinds, self.generators, self.trainers):
+        for registry in (self.backends, self.task_kinds, self.generators, self.trainers, self.reporters):
             len(registry)
 
     def task_dirs(self):
@@ -248,11 +253,21 @@ class Hooks:
         self._pm.hook.on_sample(stage=stage, record=record)
 
 
+_active = None
+
+
+def active_manager():
+    """The manager :func:`load_plugins` built last (the CLI's), else the default plugins."""
+    return _active if _active is not None else load_plugins()
+
+
 def load_plugins(names=(), *, defaults=True, entry_points=True, env=None):
-    """Build a :class:`PluginManager` with the defaults, entry points and named plugins.
+    """Build a :class:`PluginManager` with the defaults, entry points and named plugins;
+    it becomes the :func:`active_manager`.
 
     ``names`` adds to ``BIOHARNESS_PLUGINS`` (read from ``env``, default ``os.environ``).
     """
+    global _active
     env = os.environ if env is None else env
     manager = PluginManager()
     if defaults:
@@ -261,4 +276,5 @@ def load_plugins(names=(), *, defaults=True, entry_points=True, env=None):
         manager.load_entry_points()
     manager.load_named(split_plugin_names([env.get(ENV_PLUGINS, ""), *names]))
     manager.hooks.validate()
+    _active = manager
     return manager

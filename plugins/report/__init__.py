@@ -1,0 +1,1 @@
+"""The ``report`` plugin: the HTML report and the Markdown summary of a run."""
