@@ -88,8 +88,9 @@ def instruction_text(inst):
     return "\n".join(part for part in (inst.instruction, inst.input, inst.output) if part)
 
 
-def decontaminate(instructions, texts_by_task, n=13, mode="drop"):
-    """Check every instruction against ``texts_by_task`` ({task: [(example id, text)]}).
+def decontaminate(instructions, texts_by_task, n=13, mode="drop", data_dir=None):
+    """Check every instruction against ``texts_by_task`` ({task: [(example id, text)]}, or
+    task names whose test and dev data :func:`task_texts` reads from ``data_dir``).
 
     ``mode="drop"`` leaves overlapping instructions out of ``kept``; ``"keep"`` keeps them
     with ``provenance["contamination"]`` listing what they share. Returns ``(kept, report)``;
@@ -98,6 +99,8 @@ def decontaminate(instructions, texts_by_task, n=13, mode="drop"):
     """
     if mode not in ("drop", "keep"):
         raise ValueError(f"mode must be 'drop' or 'keep', got {mode!r}")
+    if isinstance(texts_by_task, (list, tuple)):
+        texts_by_task = task_texts(texts_by_task, data_dir=data_dir)
     index = texts_by_task if isinstance(texts_by_task, NgramIndex) else NgramIndex(texts_by_task, n)
     tasks = {task: {"examples": count, "instructions": 0, "examples_overlapping": 0}
              for task, count in index.examples.items()}
