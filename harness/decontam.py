@@ -18,9 +18,9 @@ def normalize(text):
 
 
 def _grams(tokens, n):
-    """The n-grams of ``tokens`` (a tuple) as tuples: slicing and hashing a tuple reuses
-    its strings' cached hashes, which is several times faster than joining them."""
-    return [tokens[i:i + n] for i in range(len(tokens) - n + 1)]
+    """The n-grams of ``tokens`` (a tuple) as tuples, built by zip in C; hashing a tuple
+    reuses its strings' cached hashes (several times faster than joining them)."""
+    return zip(*(tokens[i:] for i in range(n)))
 
 
 class NgramIndex:
@@ -31,53 +31,56 @@ class NgramIndex:
             raise ValueError(f"n must be a positive integer, got {n!r}")
         self.n = n
         self.tokens = []  # doc -> normalised tokens (identical texts share one doc)
-        self.owners = []  # doc -> [(task, example id)]
+        self.owners = []  # doc -> {(task, example id): None}, in order
         self.examples = {task: len({eid for eid, _ in rows}) for task, rows in texts_by_task.items()}
-        self.table = {}  # hash(n-gram) -> doc, or a list of docs
+        self.table = {}  # hash(n-gram) -> the first doc holding it
+        self.shared = {}  # hash(n-gram) -> every doc holding it, for n-grams of several docs
         self._confirmed = {}  # doc -> its set of n-grams, built on the doc's first hit
-        docs = {}
+        docs, by_text = {}, {}  # normalised tokens -> doc; raw text -> doc (None: too short)
         for task, rows in texts_by_task.items():
             for example_id, text in rows:
-                tokens = tuple(normalize(text))
-                if len(tokens) < n:
-                    continue
-                doc = docs.get(tokens)
-                if doc is None:
-                    doc = docs[tokens] = len(self.tokens)
-                    self.tokens.append(tokens)
-                    self.owners.append([])
-                    self._add(doc, tokens)
-                if (task, example_id) not in self.owners[doc]:
-                    self.owners[doc].append((task, example_id))
+                if text in by_text:
+                    doc = by_text[text]
+                else:
+                    tokens = tuple(normalize(text))
+                    doc = docs.get(tokens) if len(tokens) >= n else None
+                    if doc is None and len(tokens) >= n:
+                        doc = docs[tokens] = len(self.tokens)
+                        self.tokens.append(tokens)
+                        self.owners.append({})
+                        self._add(doc, tokens)
+                    by_text[text] = doc
+                if doc is not None:
+                    self.owners[doc][task, example_id] = None
 
     def _add(self, doc, tokens):
-        table = self.table
-        for gram in set(_grams(tokens, self.n)):
-            key = hash(gram)
-            have = table.get(key)
-            if have is None:
-                table[key] = doc
-            elif isinstance(have, list):
-                have.append(doc)
-            else:
-                table[key] = [have, doc]
+        keys = set(map(hash, _grams(tokens, self.n)))
+        common = self.table.keys() & keys  # iterates the smaller side, in C
+        for key in common:
+            self.shared.setdefault(key, [self.table[key]]).append(doc)
+        keys -= common
+        self.table.update(dict.fromkeys(keys, doc))
 
     def __len__(self):
         return len(self.table)
 
     def matches(self, text):
         """{(task, example id): the first shared n-gram} for ``text``."""
-        found = {}
         tokens = tuple(normalize(text))
-        for gram in _grams(tokens, self.n):
-            have = self.table.get(hash(gram))
-            if have is None:
+        grams = list(_grams(tokens, self.n))
+        hits = self.table.keys() & set(map(hash, grams))
+        found = {}
+        if not hits:
+            return found
+        for gram in grams:
+            key = hash(gram)
+            if key not in hits:
                 continue
-            for doc in have if isinstance(have, list) else (have,):
-                grams = self._confirmed.get(doc)
-                if grams is None:
-                    grams = self._confirmed[doc] = set(_grams(self.tokens[doc], self.n))
-                if gram not in grams:
+            for doc in self.shared.get(key) or (self.table[key],):
+                grams_of_doc = self._confirmed.get(doc)
+                if grams_of_doc is None:
+                    grams_of_doc = self._confirmed[doc] = set(_grams(self.tokens[doc], self.n))
+                if gram not in grams_of_doc:
                     continue  # a hash collision, not an overlap
                 for owner in self.owners[doc]:
                     found.setdefault(owner, " ".join(gram))
