@@ -16,7 +16,7 @@ from bioharness import atomic_write_text, collect_results, read_json
 
 HERE = Path(__file__).parent
 ORDER = ("qa", "ie", "gen", "other", "all")
-PROMPT_CHARS = 6000  # a sample's prompt/output shown up to this length (the rest: in samples.jsonl)
+PROMPT_CHARS = 3000  # a sample's prompt/output shown up to this length (all of it: in samples.jsonl)
 
 
 def _e(value):
