@@ -108,3 +108,38 @@ def test_report_without_leaderboard_compares_first(report_run, tmp_path, baselin
     assert main(["report", "--out", str(out), "--plugins", report_run["plugin"]]) == 0
     board = json.loads((out / "leaderboard.json").read_text())
     assert board["baseline"] is None and "No baseline was given: no paired differences." in (out / "report.html").read_text()
+
+
+CSV_REPORTER = '''
+from bioharness import atomic_write_text, hookimpl
+
+
+def write_csv(out, board):
+    rows = [f"{task},{model},{score['value']}" for task, entry in board["tasks"].items()
+            for model, score in entry["scores"].items()]
+    atomic_write_text(out / "scores.csv", "\\n".join(["task,model,value", *rows]) + "\\n")
+    return out / "scores.csv"
+
+
+@hookimpl
+def register_reporters(register):
+    register("csv", write_csv, description="scores.csv")
+'''
+
+
+def test_hook_register_reporters(report_run, tmp_path, capsys):
+    """A third-party reporter is written beside the built-in ones, by `bioharness report`."""
+    plugin = tmp_path / "csv_reporter.py"
+    plugin.write_text(CSV_REPORTER)
+    out = report_run["out"]
+    assert main(["report", "--out", str(out), "--plugins", report_run["plugin"], "--plugins", str(plugin)]) == 0
+    assert sorted(capsys.readouterr().out.split()) == [str(out / n) for n in ("report.html", "scores.csv", "summary.md")]
+    board = json.loads((out / "leaderboard.json").read_text())
+    lines = (out / "scores.csv").read_text().splitlines()
+    assert lines[0] == "task,model,value" and len(lines) == 1 + 4
+    assert f"colours,{report_run['base']},{board['tasks']['colours']['scores'][report_run['base']]['value']}" in lines
+    # a second reporter named like a built-in one is an error naming both plugins
+    plugin.write_text(CSV_REPORTER.replace('register("csv"', 'register("html"'))
+    assert main(["report", "--out", str(out), "--plugins", str(plugin)]) == 2
+    err = capsys.readouterr().err
+    assert "reporter 'html' is registered by two plugins" in err and "bioharness.plugins.report" in err
