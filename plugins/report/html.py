@@ -303,6 +303,9 @@ SAMPLE_BROWSER = """
  <label><input type=checkbox id=f-disagree> models disagree</label>
  <label>search <input type=search id=f-q placeholder="text in prompt, output, prediction"></label>
 </form>
+<p class=meta>result: correct or incorrect where a sample is right or wrong as a whole (an answer, a label, the exact
+set of mentions); n/a for free text (summaries), which the correct/incorrect filters leave out. Models disagree: their
+predictions on the same example differ.</p>
 <p id=count></p>
 <table id=samples><thead><tr><th>task</th><th>model</th><th>id</th><th>result</th><th>prediction</th>
 <th>reference</th></tr></thead><tbody></tbody></table>
