@@ -18,7 +18,7 @@ def plugin_packages():
     return found
 
 
-DATA_SUFFIXES = (".jsonl", ".json", ".yaml", ".tsv", ".txt", ".csv", ".xml")
+DATA_SUFFIXES = (".jsonl", ".json", ".yaml", ".tsv", ".txt", ".csv", ".xml", ".js", ".css")
 
 
 def plugin_data():

@@ -182,25 +182,12 @@ def compare_command(out, baseline, models, resamples, seed):
     console.print(leaderboard_table(board))
     for model, gains in board["gain_by_category"].items():
         text = ", ".join(f"{c} {g:+.1%}" for c, g in sorted(gains.items()))
-        console.print(f"mean relative gain of {model} over {baseline}: {text}")
+        console.print(f"mean relative gain of {model} over {board['baseline']}: {text}")
 
 
-@cli.command("report")
-@click.option("--out", type=click.Path(file_okay=False, exists=True), default="runs", show_default=True,
-              help="The run directory that `bioharness eval` (and `compare`) wrote.")
-@click.option("--baseline", help="Model spec to compare against (recomputes leaderboard.json).")
-@click.option("--samples", type=click.IntRange(min=0), default=5, show_default=True,
-              help="Sample transcripts shown per model and task.")
-@plugins_option
-def report_command(out, baseline, samples):
-    """Write OUT/report.html: leaderboard with CIs, gains per category, category transfer,
-    sample transcripts."""
-    from bioharness.compare import compare
-    from bioharness.report import render
-    from bioharness.taskspec import TaskCatalog
+from bioharness.cli.decontaminate import decontaminate_command  # noqa: E402  (needs the helpers above)
 
-    board = compare(out, TaskCatalog(get_manager().hooks), baseline=baseline)
-    click.echo(render(out, board, samples_per_task=samples))
+cli.add_command(decontaminate_command)
 
 
 @cli.command("tasks")

@@ -30,3 +30,6 @@ from bioharness.models import ResolvedModel, get_backend, normalise_dtype, resol
 from bioharness.tokens import (  # noqa: E402  (shared by the backends: identical inputs)
     encode_pair, encode_prompt, has_chat_template, render_prompt, split_trailing_space,
 )
+# decontamination, comparison and reports (for `run` and the report plugin)
+from bioharness.compare import collect as collect_results, compare as compare_models, model_name, write_reports  # noqa: E402,E501
+from bioharness.decontam import decontaminate, task_texts  # noqa: E402

@@ -10,12 +10,21 @@ import math
 from pathlib import Path
 
 from bioharness.errors import UsageError
-from bioharness.stats import paired_bootstrap
+from bioharness.modelspec import parse_model_spec
 from bioharness.store import atomic_write_json, read_json
 
 
+def model_name(text):
+    """The one name of a model spec: ``embedded`` and ``hf:embedded`` are the same model."""
+    try:
+        return str(parse_model_spec(text))
+    except UsageError:
+        return text
+
+
 def collect(out):
-    """{model: {task: metrics.json dict}} for every completed task under ``out``."""
+    """{model: {task: metrics.json dict}} for every completed task under ``out``
+    (``_dir`` holds the task's folder, with its ``samples.jsonl``)."""
     root = Path(out) / "eval"
     if not root.is_dir():
         raise UsageError(f"no evaluations under {root}: run `bioharness eval --out {out}` first")
@@ -23,7 +32,7 @@ def collect(out):
     for metrics_path in sorted(root.glob("*/*/metrics.json")):
         data = read_json(metrics_path)
         data["_dir"] = str(metrics_path.parent)
-        found.setdefault(data["model"], {})[data["task"]] = data
+        found.setdefault(model_name(data["model"]), {})[data["task"]] = data
     if not found:
         raise UsageError(f"no finished evaluation (metrics.json) under {root}")
     return found
@@ -41,12 +50,26 @@ def _samples(task_dir):
 
 
 def relative_gain(new, old):
-    return (new - old) / abs(old) if old else math.nan
+    """(new - old) / |old|, or None where it is undefined (old is 0 or missing)."""
+    if new is None or old is None or not old:
+        return None
+    gain = (new - old) / abs(old)
+    return None if math.isnan(gain) else gain
 
 
-def compare(out, catalog, baseline=None, models=None, resamples=1000, seed=0):
+def compare(out, catalog=None, baseline=None, models=None, resamples=1000, seed=0):
+    """Write and return ``<out>/leaderboard.json``; ``catalog`` defaults to the tasks of the
+    active plugins."""
+    if catalog is None:
+        from bioharness.manager import active_manager
+        from bioharness.taskspec import TaskCatalog
+
+        catalog = TaskCatalog(active_manager().hooks)
+    from bioharness.stats import paired_bootstrap  # numpy: imported when a comparison runs
+
     results = collect(out)
-    names = list(results) if not models else models
+    names = list(results) if not models else [model_name(m) for m in models]
+    baseline = model_name(baseline) if baseline else None
     for name in names:
         if name not in results:
             raise UsageError(f"model {name!r} has no evaluation under {out} (found: {', '.join(results)})")
@@ -80,7 +103,7 @@ def compare(out, catalog, baseline=None, models=None, resamples=1000, seed=0):
                                         lambda sums, n: kind.metrics(spec, sums, n), entry["metric"],
                                         n_resamples=resamples, seed=seed)
                 base_value = kind.metrics(spec, _sum([base_rows[i] for i in shared]), len(shared))[entry["metric"]]
-                diff["relative_gain"] = relative_gain(base_value + diff["diff"], base_value)
+                diff["relative_gain"] = relative_gain(None if base_value is None else base_value + diff["diff"], base_value)
                 entry["vs_baseline"][model] = diff
         board["tasks"][task] = entry
     if baseline:
@@ -90,11 +113,25 @@ def compare(out, catalog, baseline=None, models=None, resamples=1000, seed=0):
             per_category = {}
             for task, entry in board["tasks"].items():
                 gain = entry["vs_baseline"].get(model, {}).get("relative_gain")
-                if gain is not None and not math.isnan(gain):
+                if gain is not None:
                     per_category.setdefault(entry["category"], []).append(gain)
             board["gain_by_category"][model] = {c: sum(g) / len(g) for c, g in per_category.items()}
     atomic_write_json(Path(out) / "leaderboard.json", board)
     return board
+
+
+def write_reports(out, board, hooks=None):
+    """Every registered report (``register_reporters``) written for ``board`` into ``out``;
+    returns the paths written. ``hooks`` defaults to the active plugins'."""
+    if hooks is None:
+        from bioharness.manager import active_manager
+
+        hooks = active_manager().hooks
+    paths = []
+    for registration in hooks.reporters:
+        written = registration.factory(Path(out), board)
+        paths += [Path(p) for p in ([written] if isinstance(written, (str, Path)) else written or ())]
+    return paths
 
 
 def _sum(rows):
@@ -121,7 +158,7 @@ def leaderboard_table(board):
             if not score:
                 cells.append("-")
                 continue
-            text = f"{score['value']:.3f}"
+            text = "n/a" if score["value"] is None else f"{score['value']:.3f}"
             diff = entry["vs_baseline"].get(model)
             if diff:
                 star = "*" if diff["low"] > 0 or diff["high"] < 0 else ""

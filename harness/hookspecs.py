@@ -111,6 +111,22 @@ def register_trainers(register):
     """
 
 
+# --- reporting ---------------------------------------------------------------------
+
+
+@hookspec
+def register_reporters(register):
+    """Register reports written at the end of every run and by ``bioharness report``.
+
+    ``factory(out: Path, board: dict) -> Path | list[Path]`` writes its files into the run
+    folder ``out`` (atomically) and returns their paths. ``board`` is ``leaderboard.json``
+    as :func:`bioharness.compare_models` wrote it: ``models``, ``baseline``, ``tasks``
+    (per task: ``category``, ``metric``, ``scores``, ``vs_baseline``), ``gain_by_category``
+    and, after a category ablation, ``transfer``. Per-sample data is read with
+    :func:`bioharness.collect_results`.
+    """
+
+
 # --- observers (any stage) ---------------------------------------------------------
 
 

@@ -34,6 +34,7 @@ DEFAULT_PLUGINS = (
     "bioharness.plugins.lora",
     "bioharness.plugins.bionlp",
     "bioharness.plugins.selfinstruct",
+    "bioharness.plugins.report",
 )
 
 
@@ -215,9 +216,11 @@ class Hooks:
     generators = cached_property(lambda self: self._collect("register_generators", "generator"))
     trainers = cached_property(lambda self: self._collect("register_trainers", "trainer"))
 
+    reporters = cached_property(lambda self: self._collect("register_reporters", "reporter"))
+
     def validate(self):
         """Collect every registration now, so a duplicate name fails at start-up."""
-        for registry in (self.backends, self.task_kinds, self.generators, self.trainers):
+        for registry in (self.backends, self.task_kinds, self.generators, self.trainers, self.reporters):
             len(registry)
 
     def task_dirs(self):
@@ -245,9 +248,14 @@ class Hooks:
 _active = None  # the manager load_plugins built last: the one get_backend/resolve_model use
 
 
+def active_manager():
+    """The manager :func:`load_plugins` built last (the CLI's), else the default plugins."""
+    return _active if _active is not None else load_plugins()
+
+
 def active_hooks() -> Hooks:
     """The hooks of the plugin manager in use (the CLI's), loading the plugins if none is."""
-    return (_active or load_plugins()).hooks
+    return active_manager().hooks
 
 
 def load_plugins(names=(), *, defaults=True, entry_points=True, env=None):

@@ -72,16 +72,27 @@ def test_compare_errors(evaluated, tmp_path):
         compare(tmp_path / "empty", catalog)
 
 
-def test_report_html(evaluated, two_models):
-    manager, out = evaluated
-    base, other = two_models
-    result = CliRunner().invoke(build_cli(manager), ["report", "--out", str(out), "--baseline", base,
-                                                     "--samples", "2"], obj=manager, catch_exceptions=False)
+def test_embedded_and_hf_embedded_are_one_model(tmp_path, tiny_llama_dir, embedded_dir):
+    """`--model embedded` is stored as hf:embedded; `compare --baseline embedded` finds it."""
+    plugin = tmp_path / "toy_plugin.py"
+    plugin.write_text(TOY_PLUGIN)
+    (tmp_path / "toy_tasks").mkdir()
+    (tmp_path / "toy_tasks" / "colours.yaml").write_text(TOY_TASK)
+    manager = load_plugins([str(plugin)], env={})
+    out = tmp_path / "runs"
+    tiny = str(tiny_llama_dir)  # no backend prefix: the same model as hf:<path>
+    for model in ("embedded", tiny):
+        result = CliRunner().invoke(build_cli(manager), ["eval", "--model", model, "--tasks", "colours",
+                                                         "--out", str(out)], obj=manager, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(build_cli(manager), ["compare", "--out", str(out), "--baseline", "embedded",
+                                                     "--models", f"embedded,{tiny}"], obj=manager, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    page = (out / "report.html").read_text()
     board = json.loads((out / "leaderboard.json").read_text())
-    value = board["tasks"]["colours"]["scores"][other]["value"]
-    assert f"{value:.3f}" in page and page.count("<svg") == 2  # one chart per task
-    assert page.count("<details>") == 4  # 2 models x 2 tasks
-    assert "Is red a colour? Answer:" in page  # transcripts are there
-    assert "Mean relative gain" in page
+    assert board["baseline"] == "hf:embedded" and board["models"] == ["hf:embedded", f"hf:{tiny}"]
+    base = read_samples(out, "hf__embedded", "colours")
+    other = read_samples(out, "hf__tiny-llama0", "colours")
+    diff = board["tasks"]["colours"]["vs_baseline"][f"hf:{tiny}"]
+    assert diff["n"] == 10 and diff["diff"] == pytest.approx((sum(other.values()) - sum(base.values())) / 10)
+    b, o = sum(base.values()), sum(other.values())
+    assert board["gain_by_category"][f"hf:{tiny}"] == ({"qa": pytest.approx((o - b) / b)} if b else {})

@@ -24,7 +24,7 @@ def test_every_plugin_folder_is_packaged(wheel):
     assert "hf" in folders
     for folder in folders:
         for source in (REPO / "plugins" / folder).rglob("*"):
-            if source.suffix in (".py", ".jsonl", ".json", ".yaml") and "__pycache__" not in source.parts:
+            if source.suffix in (".py", ".jsonl", ".json", ".yaml", ".js", ".css") and "__pycache__" not in source.parts:
                 rel = source.relative_to(REPO / "plugins").as_posix()
                 assert f"bioharness/plugins/{rel}" in names, f"{rel} is not in the wheel"
 
