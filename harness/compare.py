@@ -6,11 +6,10 @@ computed on the samples both were evaluated on, with the task kind's own metric
 recomputed on each bootstrap resample (paired: the same resamples for both models).
 """
 import json
-import math
 from pathlib import Path
 
 from bioharness.errors import UsageError
-from bioharness.stats import paired_bootstrap
+from bioharness.stats import defined, fmt_metric, paired_bootstrap
 from bioharness.store import atomic_write_json, read_json
 
 
@@ -41,7 +40,9 @@ def _samples(task_dir):
 
 
 def relative_gain(new, old):
-    return (new - old) / abs(old) if old else math.nan
+    """``(new - old) / |old|``; ``None`` (undefined) when either is undefined or ``old`` is 0."""
+    new, old = defined(new), defined(old)
+    return (new - old) / abs(old) if new is not None and old else None
 
 
 def compare(out, catalog, baseline=None, models=None, resamples=1000, seed=0):
@@ -79,8 +80,9 @@ def compare(out, catalog, baseline=None, models=None, resamples=1000, seed=0):
                 diff = paired_bootstrap([base_rows[i] for i in shared], [rows[i] for i in shared],
                                         lambda sums, n: kind.metrics(spec, sums, n), entry["metric"],
                                         n_resamples=resamples, seed=seed)
-                base_value = kind.metrics(spec, _sum([base_rows[i] for i in shared]), len(shared))[entry["metric"]]
-                diff["relative_gain"] = relative_gain(base_value + diff["diff"], base_value)
+                base_value = kind.metrics(spec, _sum([base_rows[i] for i in shared]), len(shared)).get(entry["metric"])
+                new_value = None if base_value is None or diff["diff"] is None else base_value + diff["diff"]
+                diff["relative_gain"] = relative_gain(new_value, base_value)
                 entry["vs_baseline"][model] = diff
         board["tasks"][task] = entry
     if baseline:
@@ -90,7 +92,7 @@ def compare(out, catalog, baseline=None, models=None, resamples=1000, seed=0):
             per_category = {}
             for task, entry in board["tasks"].items():
                 gain = entry["vs_baseline"].get(model, {}).get("relative_gain")
-                if gain is not None and not math.isnan(gain):
+                if gain is not None:
                     per_category.setdefault(entry["category"], []).append(gain)
             board["gain_by_category"][model] = {c: sum(g) / len(g) for c, g in per_category.items()}
     atomic_write_json(Path(out) / "leaderboard.json", board)
@@ -121,9 +123,9 @@ def leaderboard_table(board):
             if not score:
                 cells.append("-")
                 continue
-            text = f"{score['value']:.3f}"
+            text = fmt_metric(score["value"])
             diff = entry["vs_baseline"].get(model)
-            if diff:
+            if diff and diff["diff"] is not None and diff["low"] is not None:
                 star = "*" if diff["low"] > 0 or diff["high"] < 0 else ""
                 text += f" ({diff['diff']:+.3f}{star})"
             cells.append(text)

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from bioharness.compare import collect
+from bioharness.stats import fmt_metric
 from bioharness.store import atomic_write_text
 
 CSS = """
@@ -23,13 +24,10 @@ def _e(value):
     return html.escape(str(value))
 
 
-def _fmt(x):
-    return "-" if x is None else f"{x:.3f}"
-
-
 def _bars(entry, models):
     """An inline SVG: one bar per model with its CI whisker (values in [0, 1] or rescaled)."""
-    scores = [entry["scores"].get(m) for m in models]
+    scores = [s if s and s["value"] is not None and s["ci95"][0] is not None else None
+              for s in (entry["scores"].get(m) for m in models)]
     top = max([s["ci95"][1] for s in scores if s] + [1e-9])
     scale = 1.0 if top <= 1.0 else top
     width, row = 320, 18
@@ -79,9 +77,10 @@ def render(out, board, samples_per_task=5):
             if not s:
                 cells.append("<td>-</td>")
                 continue
-            text = f"{s['value']:.3f}<br><small>[{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}] n={s['n']}</small>"
+            ci = "n/a" if s["ci95"][0] is None else f"[{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}]"
+            text = f"{fmt_metric(s['value'])}<br><small>{ci} n={s['n']}</small>"
             d = entry["vs_baseline"].get(m)
-            if d:
+            if d and d["diff"] is not None and d["low"] is not None:
                 sig = d["low"] > 0 or d["high"] < 0
                 cls = ("pos" if d["diff"] > 0 else "neg") + (" sig" if sig else "")
                 text += f'<br><span class="{cls}">{d["diff"]:+.3f} [{d["low"]:+.3f}, {d["high"]:+.3f}]</span>'

@@ -4,6 +4,11 @@ Every task reports its metrics as a function of column sums over samples (correc
 tp/fp/fn, rouge1, ...). Resampling samples with replacement is then a matrix product of
 bootstrap weights with the per-sample matrix, so 1,000 resamples of 10,000 samples cost
 milliseconds, and corpus-level metrics such as micro-F1 get honest intervals.
+
+A metric may be undefined (``None``: nothing to divide by, e.g. recall without gold
+items). An undefined point estimate has no interval; resamples where a metric is
+undefined are left out of its interval. Undefined values are ``None`` in every result
+(JSON ``null``) and :func:`fmt_metric` shows them as ``n/a``, never as 0.
 """
 import math
 
@@ -36,40 +41,62 @@ def bootstrap(rows, metric_fn, *, n_resamples=1000, seed=0, alpha=0.05):
     for row in sums:
         values = metric_fn(dict(zip(columns, row)), n)
         for name in point:
-            samples[name].append(values.get(name, math.nan))
+            samples[name].append(values.get(name))
     out = {}
     for name, value in point.items():
-        arr = np.array(samples[name], dtype=np.float64)
-        arr = arr[~np.isnan(arr)]
-        low, high = (np.quantile(arr, [alpha / 2, 1 - alpha / 2]) if len(arr) else (math.nan, math.nan))
-        out[name] = (float(value), float(low), float(high))
+        value = defined(value)
+        arr = _defined_array(samples[name])
+        if value is None or not len(arr):
+            out[name] = (value, None, None)
+            continue
+        low, high = np.quantile(arr, [alpha / 2, 1 - alpha / 2])
+        out[name] = (value, float(low), float(high))
     return out
+
+
+def defined(value):
+    """``value`` as a float, or ``None`` when it is undefined (``None`` or NaN)."""
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def _defined_array(values):
+    return np.array([v for v in map(defined, values) if v is not None], dtype=np.float64)
+
+
+def fmt_metric(value, spec=".3f"):
+    """A metric for a table: ``format(value, spec)``, or ``n/a`` when it is undefined."""
+    value = defined(value)
+    return "n/a" if value is None else format(value, spec)
 
 
 def paired_bootstrap(rows_a, rows_b, metric_fn, metric, *, n_resamples=1000, seed=0, alpha=0.05):
     """Difference ``metric(b) - metric(a)`` on the same samples (same order), its CI, and
-    the fraction of resamples where the difference is <= 0 (a one-sided p-value)."""
+    the fraction of resamples where the difference is <= 0 (a one-sided p-value), over the
+    resamples where both are defined. ``None`` where the difference is undefined."""
     if len(rows_a) != len(rows_b):
         raise ValueError("paired bootstrap needs the same samples for both models")
     n = len(rows_a)
     if n == 0:
-        return {"diff": math.nan, "low": math.nan, "high": math.nan, "p_le_zero": math.nan, "n": 0}
+        return {"diff": None, "low": None, "high": None, "p_le_zero": None, "n": 0}
     columns = sorted({c for r in rows_a + rows_b for c in r})
     ma, mb = _matrix(rows_a, columns), _matrix(rows_b, columns)
     weights = _weights(n, n_resamples, seed)  # the same resamples for both: that is the pairing
     sa, sb = weights @ ma, weights @ mb
-    diffs = np.array([metric_fn(dict(zip(columns, b)), n)[metric] - metric_fn(dict(zip(columns, a)), n)[metric]
-                      for a, b in zip(sa, sb)])
-    point = metric_fn(dict(zip(columns, mb.sum(0))), n)[metric] - metric_fn(dict(zip(columns, ma.sum(0))), n)[metric]
+
+    def value(sums):
+        return defined(metric_fn(dict(zip(columns, sums)), n).get(metric))
+
+    def difference(a, b):
+        va, vb = value(a), value(b)
+        return None if va is None or vb is None else vb - va
+
+    diffs = _defined_array([difference(a, b) for a, b in zip(sa, sb)])
+    point = difference(ma.sum(0), mb.sum(0))
+    if point is None or not len(diffs):
+        return {"diff": point, "low": None, "high": None, "p_le_zero": None, "n": n}
     low, high = np.quantile(diffs, [alpha / 2, 1 - alpha / 2])
-    return {"diff": float(point), "low": float(low), "high": float(high),
+    return {"diff": point, "low": float(low), "high": float(high),
             "p_le_zero": float((diffs <= 0).mean()), "n": n}
-
-
-def safe_div(a, b):
-    return a / b if b else 0.0
-
-
-def f1(tp, fp, fn):
-    p, r = safe_div(tp, tp + fp), safe_div(tp, tp + fn)
-    return safe_div(2 * p * r, p + r)

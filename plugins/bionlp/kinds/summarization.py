@@ -19,7 +19,7 @@ from bioharness.records import Score
 
 from .. import judge as J
 from .. import metrics as M
-from .base import BionlpKind, output_error, safe_div
+from .base import BionlpKind, output_error
 
 ROUGE = ("rouge1", "rouge2", "rougeL")
 
@@ -64,7 +64,7 @@ class SummarizationKind(BionlpKind):
         return scores
 
     def metrics(self, spec, sums, n):
-        out = {name: safe_div(sums.get(name, 0.0), n) for name in ROUGE}
+        out = {name: M.ratio(sums.get(name, 0.0), n) for name in ROUGE}
         if "judge_scored" in sums:
             if sums["judge_scored"] > 0:
                 out["judge_score"] = sums["judge_score"] / sums["judge_scored"]

@@ -10,9 +10,10 @@ Everything is re-exported here, so ``from bioharness.plugins.bionlp import metri
 and ``M.<name>`` work for every name.
 """
 from ..spans import iob2_spans, lenient_spans, spans_to_tags
-from .common import (Counts, accuracy, f1_from_counts, macro_f1, mean_defined, micro_f1_from_counts, per_class_prf,
-                     prf_from_counts, ratio)
-from .ner import mention_counts, normalize_mention, parse_mentions, score_mentions, score_spans, span_counts
+from .common import (Counts, accuracy, f1_from_counts, label_f1, macro_f1, mean_defined, micro_f1_from_counts,
+                     per_class_prf, prf_from_counts, ratio)
+from .ner import (entity_type, mention_counts, normalize_mention, parse_mentions, parse_typed_mentions, score_mentions,
+                  score_spans, span_counts, type_key, type_vocabulary)
 from .relation import (CHEMPROT_ALIASES, DDI_ALIASES, GAD_ALIASES, parse_label, relation_counts,
                        score_relations)
 from .text import parse_choice, parse_yes_no_maybe, rouge_scores
@@ -45,4 +46,9 @@ __all__ = [
     "ratio",
     "f1_from_counts",
     "mean_defined",
+    "label_f1",
+    "parse_typed_mentions",
+    "type_vocabulary",
+    "type_key",
+    "entity_type",
 ]

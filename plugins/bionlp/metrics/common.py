@@ -29,6 +29,14 @@ def f1_from_counts(tp: float, n_pred: float, n_gold: float) -> float | None:
     return ratio(2 * tp, n_pred + n_gold)
 
 
+def label_f1(sums, label: str) -> float | None:
+    """F1 of one class from the column sums ``tp_<label>``, ``fp_<label>``, ``fn_<label>``
+    of one-vs-rest per-sample values; ``None`` when the class is neither predicted nor in
+    the gold."""
+    tp = sums.get(f"tp_{label}", 0.0)
+    return f1_from_counts(tp, tp + sums.get(f"fp_{label}", 0.0), tp + sums.get(f"fn_{label}", 0.0))
+
+
 def mean_defined(values: Iterable[float | None]) -> float | None:
     """The mean of the values that are not ``None`` (a macro average over the classes whose
     score is defined, as sklearn's ``zero_division=np.nan``); ``None`` if there are none."""

@@ -2,10 +2,11 @@
 (seqeval-equivalent), and the parsers of free-text mention lists."""
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections import Counter
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 from ..spans import Span
 from .common import Counts, _same_length, prf_from_counts
@@ -159,21 +160,9 @@ def parse_mentions(text: str) -> list[str]:
     text = (text or "").strip()
     if not text or _says_none(text):
         return []
-    if text.startswith("["):
-        try:
-            import json
-
-            items = json.loads(text)
-        except ValueError:
-            items = None
-        if isinstance(items, list):
-            out = []
-            for item in items:
-                if isinstance(item, dict):
-                    item = next((item[k] for k in ("text", "entity", "mention", "name") if k in item), None)
-                if isinstance(item, (str, int, float)) and str(item).strip():
-                    out.append(str(item).strip())
-            return out
+    items = _json_items(text) if text.startswith("[") else None
+    if isinstance(items, list):
+        return [mention for _, mention in _json_mentions(items, {})]
     mentions = []
     for line in text.splitlines():
         line = line.strip()
@@ -183,8 +172,172 @@ def parse_mentions(text: str) -> list[str]:
         line = _BULLET.sub("", line, count=1)
         if not line or _says_none(line):
             continue
-        for part in re.split(r";|,\s+", line):
-            part = part.strip().strip("\"'`*").rstrip(".").strip()
-            if part:
-                mentions.append(part)
+        mentions += _split_mentions(line)
     return mentions
+
+
+def _split_mentions(line: str) -> list[str]:
+    """The mentions of one line: split on ``;`` and on ``, `` (a comma and a space), each
+    stripped of quotes, backticks, asterisks and a final full stop."""
+    parts = (part.strip().strip("\"'`*").rstrip(".").strip() for part in re.split(r";|,\s+", line))
+    return [part for part in parts if part]
+
+
+def _json_items(text: str):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+_TEXT_KEYS = ("text", "entity", "mention", "name")
+_TYPE_KEYS = ("type", "entity_type", "label", "category")
+
+
+def _json_mentions(items, vocabulary: Mapping[str, str]) -> list[tuple[str | None, str]]:
+    """``(type, mention)`` pairs of a JSON answer: a list of strings or of objects with a
+    text field (``text``/``entity``/``mention``/``name``) and optionally a type field
+    (``type``/``entity_type``/``label``/``category``), or an object ``{type: [mentions]}``."""
+    if isinstance(items, dict):
+        items = [{"type": key, "text": value} for key, values in items.items()
+                 for value in (values if isinstance(values, list) else [values])]
+    out = []
+    for item in items:
+        type_ = None
+        if isinstance(item, dict):
+            label = next((item[k] for k in _TYPE_KEYS if isinstance(item.get(k), str)), None)
+            type_ = None if label is None else entity_type(label, vocabulary) or label.strip()
+            item = next((item[k] for k in _TEXT_KEYS if k in item), None)
+        if isinstance(item, (str, int, float)) and not isinstance(item, bool) and str(item).strip():
+            if not (isinstance(item, str) and _says_none(item)):
+                out.append((type_, str(item).strip()))
+    return out
+
+
+# --------------------------------------------------------------------------- typed NER answers
+
+_GENERIC_TAIL = frozenset("mention entity name found term".split())
+
+
+def type_key(word: str) -> str:
+    """The form under which a type word of an answer is looked up: lowercase, runs of
+    punctuation/underscores/spaces become one space, the last word singular (``Cell
+    lines`` / ``cell_line`` / ``cell-line`` → ``cell line``, ``DNAs`` → ``dna``,
+    ``Entities`` → ``entity``)."""
+    words = " ".join(re.sub(r"[\W_]+", " ", unicodedata.normalize("NFKC", word).lower()).split()).split(" ")
+    last = words[-1]
+    if last.endswith("ies") and len(last) > 4:
+        last = last[:-3] + "y"
+    elif last.endswith("s") and not last.endswith("ss") and len(last) > 3:
+        last = last[:-1]
+    return " ".join(words[:-1] + [last])
+
+
+def type_vocabulary(types: Sequence[str], entity_words: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``{type_key(word): type}`` for every type name and every ``entity_words`` entry
+    (word -> type, e.g. ``{"cell lines": "cell_line", "genes": "DNA"}``; these win over the
+    type names)."""
+    vocabulary = {type_key(t): t for t in types}
+    vocabulary.update((type_key(word), t) for word, t in (entity_words or {}).items())
+    vocabulary.pop("", None)
+    return vocabulary
+
+
+def entity_type(label: str, vocabulary: Mapping[str, str]) -> str | None:
+    """The type a label of an answer names: its :func:`type_key` in ``vocabulary``, also
+    after dropping a trailing generic word (``Protein mentions``, ``Cell line names``);
+    ``None`` when it names none of the task's types."""
+    key = type_key(label)
+    while key:
+        if key in vocabulary:
+            return vocabulary[key]
+        head, _, tail = key.rpartition(" ")
+        if tail not in _GENERIC_TAIL:
+            return None
+        key = type_key(head) if head else ""
+    return None
+
+
+def _none_pattern(vocabulary: Mapping[str, str]) -> re.Pattern:
+    words = [r"[\s_-]*".join(map(re.escape, key.split(" "))) for key in sorted(vocabulary, key=len, reverse=True)]
+    return re.compile(r"\b(?:no|none|not\s+any|zero)\b.*\b(?:entit|mention|" + "|".join(words) + ")", re.I)
+
+
+_TYPE_LABEL = re.compile(r"^[*_#\s]*([^\W\d][\w \-/]{0,40}?)[*_]*\s*:[*_]*(?:\s+|$)(.*)$")
+_TYPE_SUFFIX = re.compile(r"^(.*?\S)\s*[(\[]\s*([^()\[\]]{1,40}?)\s*[)\]]\W*$")
+
+
+def parse_typed_mentions(
+    text: str, vocabulary: Mapping[str, str], default: str | None = None
+) -> list[tuple[str | None, str]]:
+    """``(type, mention)`` pairs listed in a model's free-text answer to a typed NER prompt.
+
+    ``vocabulary`` maps type words to the task's types (:func:`type_vocabulary`); a type
+    the answer names that is not in it is kept as written (so it can count as a false
+    positive); a mention without any type gets ``default`` (the task's type when it has
+    only one, else ``None``). Rules, in order:
+
+    1. Blank output, or a one-line output that says there is nothing → ``[]``: as for
+       :func:`parse_mentions`, the negation also counting with the task's type words
+       (``No cell types.``).
+    2. JSON: a list of strings or objects (text in ``text``/``entity``/``mention``/
+       ``name``, type in ``type``/``entity_type``/``label``/``category``), or an object
+       ``{type: [mentions]}``.
+    3. Otherwise line by line, bullets removed:
+
+       * ``type: mentions`` (``Cell lines: Jurkat, HeLa``; markdown ``**Proteins:**``;
+         ``Protein mentions:``): the mentions are of that type; with nothing after the
+         colon the line is a heading for the lines that follow. A label that names no type
+         but a generic word (``Entities:``, ``Answer:``) is dropped; any other short label
+         (at most four words) is read as a type the task does not know.
+       * ``mention (type)`` / ``mention [type]`` when the bracket names a known type.
+       * otherwise the mentions belong to the last heading's type (or ``default``).
+
+       A line (or the part after a label) that says "none" (``Proteins: None``,
+       ``No cell types.``) gives no mention. Mentions are split on ``;`` and ``, `` as in
+       :func:`parse_mentions`, and are a multiset.
+    """
+    text = (text or "").strip()
+    none_sentence = _none_pattern(vocabulary)
+
+    def says_none(s):
+        s = s.strip()
+        return _says_none(s) or (len(s.split()) <= 12 and bool(none_sentence.search(s)))
+
+    if not text or ("\n" not in text and says_none(text)):  # a line of its own saying none is skipped below
+        return []
+    items = _json_items(text) if text[0] in "[{" else None
+    if isinstance(items, (list, dict)):
+        return [(default if t is None else t, m) for t, m in _json_mentions(items, vocabulary)]
+    out: list[tuple[str | None, str]] = []
+    current = default
+    for line in text.splitlines():
+        line = _BULLET.sub("", line.strip(), count=1).strip()
+        if not line:
+            continue
+        type_, labelled = current, False
+        while (match := _TYPE_LABEL.match(line)) and len(match.group(1).split()) <= 4:
+            label, line, labelled = match.group(1), match.group(2).strip(), True
+            type_ = entity_type(label, vocabulary)
+            if type_ is not None:
+                break
+            if not _LABEL_PREFIX.match(label + ":"):
+                type_ = label.strip()  # a type this task does not know
+                break
+            type_ = current  # a generic label (Entities:, Answer:), maybe before a type label
+        if labelled and not line:
+            current = type_
+            continue
+        if line.endswith(":"):
+            current = default  # a heading that names no type ("Here are the entities:")
+            continue
+        if says_none(line):
+            continue
+        for mention in _split_mentions(line):
+            suffixed = _TYPE_SUFFIX.match(mention)
+            suffix_type = entity_type(suffixed.group(2), vocabulary) if suffixed else None
+            if suffix_type is not None:
+                out.append((suffix_type, suffixed.group(1).strip()))
+            else:
+                out.append((type_, mention))
+    return out
