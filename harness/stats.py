@@ -11,6 +11,8 @@ undefined are left out of its interval. Undefined values are ``None`` in every r
 (JSON ``null``) and :func:`fmt_metric` shows them as ``n/a``, never as 0.
 """
 import math
+import random
+from collections import Counter, defaultdict
 
 import numpy as np
 
@@ -100,3 +102,51 @@ def paired_bootstrap(rows_a, rows_b, metric_fn, metric, *, n_resamples=1000, see
     low, high = np.quantile(diffs, [alpha / 2, 1 - alpha / 2])
     return {"diff": point, "low": float(low), "high": float(high),
             "p_le_zero": float((diffs <= 0).mean()), "n": n}
+
+
+def stratified_sample(labels, k, seed=0):
+    """Sorted indices of ``k`` of the items whose labels are ``labels`` (one collection of
+    labels per item: several for a multi-label item such as a sentence with two entity
+    types, none for an item without any), chosen so that
+
+    1. every label occurs at least once where ``k`` allows: labels are covered rarest
+       first, each by a seeded random item that has it ("no label" counts as a label);
+    2. the rest keeps the proportions of the strata, an item's stratum being its rarest
+       label: each next item goes to the stratum furthest below ``k * size / n``.
+
+    Deterministic for a given ``seed``.
+    """
+    items = [frozenset(ls) or frozenset([None]) for ls in labels]
+    n = len(items)
+    if k >= n:
+        return list(range(n))
+    rng = random.Random(seed)
+    freq = Counter(label for ls in items for label in ls)
+
+    def rank(label):
+        return freq[label], label is not None, str(label)
+
+    order = sorted(freq, key=rank)
+    members = defaultdict(list)
+    for i, ls in enumerate(items):
+        members[min(ls, key=rank)].append(i)
+    queues = {s: rng.sample(m, len(m)) for s, m in members.items()}  # each stratum in a seeded random order
+    chosen, covered = set(), set()
+    for label in order:
+        if len(chosen) == k:
+            break
+        if label not in covered:
+            pick = rng.choice([i for i, ls in enumerate(items) if label in ls and i not in chosen])
+            chosen.add(pick)
+            covered |= items[pick]
+    taken = Counter(min(items[i], key=rank) for i in chosen)
+    strata = [s for s in order if s in members]
+    while len(chosen) < k:
+        open_ = [s for s in strata if taken[s] < len(members[s])]
+        stratum = max(open_, key=lambda s: (k * len(members[s]) / n - taken[s], -strata.index(s)))
+        queue = queues[stratum]
+        while queue[-1] in chosen:
+            queue.pop()
+        chosen.add(queue.pop())
+        taken[stratum] += 1
+    return sorted(chosen)

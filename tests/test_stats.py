@@ -80,3 +80,32 @@ def test_paired_bootstrap_with_undefined_metric():
 def test_fmt_metric_shows_undefined_as_na():
     assert fmt_metric(None) == "n/a" and fmt_metric(float("nan")) == "n/a"
     assert fmt_metric(0.0) == "0.000" and fmt_metric(0.12345, ".4f") == "0.1235"
+
+
+def test_stratified_sample_keeps_proportions_and_every_label():
+    from collections import Counter
+
+    from bioharness.stats import stratified_sample
+
+    labels = [["common"]] * 900 + [["middle"]] * 90 + [["rare"]] * 10
+    keep = stratified_sample(labels, 20, seed=3)
+    assert keep == sorted(keep) and len(set(keep)) == 20
+    # targets 18 / 1.8 / 0.2: the rare label is kept once, at the cost of the middle one's remainder
+    assert Counter(labels[i][0] for i in keep) == {"common": 18, "middle": 1, "rare": 1}
+    assert Counter(labels[i][0] for i in stratified_sample(labels, 50, seed=3)) == {"common": 45, "middle": 4, "rare": 1}
+    # 5 of 1000 still hold the rare label (random sampling would miss it 95% of the time)
+    assert {labels[i][0] for i in stratified_sample(labels, 5, seed=1)} == {"common", "middle", "rare"}
+    assert stratified_sample(labels, 20, seed=3) == keep and stratified_sample(labels, 20, seed=4) != keep
+    assert stratified_sample(labels, 2000) == list(range(1000))
+
+
+def test_stratified_sample_multi_label_and_unlabelled_items():
+    from bioharness.stats import stratified_sample
+
+    # sentences with several entity types, and sentences with none (their own stratum)
+    labels = [[]] * 50 + [["protein"]] * 40 + [["protein", "DNA"]] * 8 + [["cell_line"]] * 2
+    keep = stratified_sample(labels, 6, seed=0)
+    chosen = [labels[i] for i in keep]
+    assert {t for ls in chosen for t in ls} == {"protein", "DNA", "cell_line"}
+    assert [] in chosen  # the no-entity stratum too
+    assert sum(1 for ls in chosen if not ls) >= 2  # about half of a slice has no entity, as in the corpus

@@ -103,6 +103,10 @@ class BionlpKind:
     def validate_options(self, spec) -> None:
         """Kind-specific checks of ``spec.options`` (types are already checked)."""
 
+    def strata(self, spec, example):
+        """The label(s) ``--sample stratified`` keeps in proportion; ``None``: none (random)."""
+        return None
+
     def metric_names(self, spec) -> set[str]:
         """The metric names this spec may list in ``metrics``."""
         raise NotImplementedError

@@ -116,6 +116,9 @@ class McqaKind(BionlpKind):
     def shot_answer(self, spec, example):
         return str(example.reference)
 
+    def strata(self, spec, example):
+        return str(example.reference)  # the answer letter or label
+
     def requests(self, spec, example, shots):
         if self.scoring(spec) == "generate":
             return [self.generation_request(spec, example, shots)]

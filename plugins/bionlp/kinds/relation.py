@@ -75,6 +75,9 @@ class ReKind(BionlpKind):
         negative = spec.options.get("negative")
         return [x for x in spec.options["labels"] if x != negative]
 
+    def strata(self, spec, example):
+        return example.reference  # the relation label
+
     def shot_answer(self, spec, example):
         return spec.options.get("label_words", {}).get(example.reference, example.reference)
 

@@ -423,3 +423,31 @@ def test_other_spec_errors_name_the_key(tmp_path, data_dir):
     with pytest.raises(DataError, match="options.judge_max_new_tokens"):
         SummarizationKind().validate_options(dataclasses.replace(spec, options={"judge_max_new_tokens": 0}))
     assert set(NerKind().OPTIONS) == {"types", "entity_words"}
+
+
+# ----------------------------------------------------------------------------- --sample stratified
+
+
+def test_stratified_limit_keeps_rare_labels_of_builtin_tasks(catalog, data_dir):
+    from collections import Counter
+
+    from bioharness.evaluate import select_examples
+
+    spec, kind, examples = _load(catalog, data_dir, "chemprot")
+    counts = Counter(e.reference for e in examples)
+    assert min(counts.values()) / len(examples) < 0.02  # a rare label a random 12 would likely miss
+    chosen, how = select_examples(examples, 12, 0, "stratified", lambda e: kind.strata(spec, e))
+    assert how == "stratified" and {e.reference for e in chosen} == set(spec.options["labels"])
+    assert Counter(e.reference for e in chosen)["False"] == max(Counter(e.reference for e in chosen).values())
+    # NER: a sentence's stratum is the set of its entity types; sentences without any are kept too
+    spec = dataclasses.replace(catalog.specs["bc5cdr_chem"], options={"types": ["Chemical", "Disease"]},
+                               data={"reader": "bc5cdr", "split": "test", "files": ["bc5cdr/BC5CDR-IOB/test.tsv"]})
+    kind = NerKind()
+    examples = kind.load(spec, data_dir, "test")
+    chosen, _ = select_examples(examples, 3, 0, "stratified", lambda e: kind.strata(spec, e))
+    assert {t for e in chosen for t in kind.strata(spec, e)} == {"Chemical", "Disease"}
+    assert any(not e.reference for e in chosen)
+    # summarization has no strata: the subset is random, and says so
+    spec, kind, examples = _load(catalog, data_dir, "meqsum")
+    assert kind.strata(spec, examples[0]) is None
+    assert select_examples(examples, 5, 0, "stratified", lambda e: kind.strata(spec, e))[1] == "random"

@@ -183,3 +183,61 @@ def test_an_empty_answer_and_an_empty_gold_are_undefined_not_zero():
     assert list(scores[0].prediction) == []
     m = kind.metrics(spec, sums_of(scores), 1)
     assert all(v is None for v in m.values()), m
+
+
+TYPED_TASK = """
+name: typed_cdr
+version: 1
+category: ie
+kind: ner
+data: {reader: bc5cdr, split: test, files: [bc5cdr/BC5CDR-IOB/test.tsv]}
+prompt:
+  template: "List the {types} mentions of the sentence, one 'type: mention' per line, or None.\\n\\nSentence: {text}"
+metrics: [f1_strict, macro_f1_strict, f1_strict_Chemical, f1_strict_Disease]
+options: {types: [Chemical, Disease], entity_words: {drugs: Chemical}}
+generation: {max_new_tokens: 8}
+"""
+
+SENTENCES = [  # our own small corpus: chemicals only, so every Disease metric is undefined
+    [("Aspirin", "B-Chemical"), ("lowers", "O"), ("fever", "O"), (".", "O")],
+    [("Sodium", "B-Chemical"), ("chloride", "I-Chemical"), ("was", "O"), ("given", "O"), (".", "O")],
+    [("No", "O"), ("entities", "O"), ("here", "O"), (".", "O")],
+]
+
+
+def test_eval_of_a_typed_task_reports_undefined_as_null_and_na(tmp_path, tiny_llama_dir):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    data = tmp_path / "data" / "bc5cdr" / "BC5CDR-IOB"
+    data.mkdir(parents=True)
+    (data / "test.tsv").write_text("\n\n".join("\n".join(f"{w}\t{t}" for w, t in s) for s in SENTENCES) + "\n")
+    (tmp_path / "tasks").mkdir()
+    (tmp_path / "tasks" / "typed_cdr.yaml").write_text(TYPED_TASK)
+    plugin = tmp_path / "typed_tasks.py"
+    plugin.write_text("from pathlib import Path\nfrom bioharness import hookimpl\n\n\n@hookimpl\ndef task_dirs():\n"
+                      "    return [Path(__file__).parent / 'tasks']\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("BIOHARNESS_DATA", "BIOHARNESS_PLUGINS")}
+    env.update(OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", COLUMNS="200")
+    out = tmp_path / "runs"
+    result = subprocess.run([sys.executable, "-m", "bioharness.cli", "eval", "--model", f"hf:{tiny_llama_dir}",
+                             "--tasks", "typed_cdr", "--plugins", str(plugin), "--data-dir", str(tmp_path / "data"),
+                             "--out", str(out), "--bootstrap", "100"], capture_output=True, text=True, env=env,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    folder = out / "eval" / f"hf__{tiny_llama_dir.name}" / "typed_cdr"
+    rows = [json.loads(line) for line in (folder / "samples.jsonl").read_text().splitlines()]
+    assert [r["example_meta"]["source"] for r in rows] == [f"bc5cdr/BC5CDR-IOB/test.tsv:{n}" for n in (1, 6, 12)]
+    assert [r["reference"] for r in rows] == [[{"type": "Chemical", "text": "Aspirin"}],
+                                              [{"type": "Chemical", "text": "Sodium chloride"}], []]
+    assert sum(r["values"]["ngold__Disease"] + r["values"]["npred__Disease"] for r in rows) == 0
+    metrics = json.loads((folder / "metrics.json").read_text())["metrics"]
+    # no Disease in the gold nor in the answers: its F1 is null, not 0, and has no interval
+    assert metrics["f1_strict_Disease"] == {"value": None, "ci95": [None, None]}
+    assert '"f1_strict_Disease": {\n      "value": null' in (folder / "metrics.json").read_text()
+    assert metrics["recall_strict"]["value"] == pytest.approx(
+        sum(r["values"]["tp_strict"] for r in rows) / 2)
+    table_line = next(line for line in result.stdout.splitlines() if "f1_strict_Disease" in line)
+    assert "n/a" in table_line and "0.0000" not in table_line
