@@ -241,3 +241,12 @@ def test_eval_of_a_typed_task_reports_undefined_as_null_and_na(tmp_path, tiny_ll
         sum(r["values"]["tp_strict"] for r in rows) / 2)
     table_line = next(line for line in result.stdout.splitlines() if "f1_strict_Disease" in line)
     assert "n/a" in table_line and "0.0000" not in table_line
+
+
+def test_a_gold_type_the_task_does_not_list_is_one_error_line(data_dir):
+    spec = typed_spec(types=["Chemical"])
+    spec = TaskSpec(**{**spec.__dict__, "data": {"reader": "bc5cdr", "split": "test",
+                                                 "files": ["bc5cdr/BC5CDR-IOB/test.tsv"]}})
+    with pytest.raises(DataError, match=r"options\.types: bc5cdr/BC5CDR-IOB/test\.tsv:\d+ has gold type\(s\) "
+                                        r"\['Disease'\] not in \['Chemical'\]"):
+        NerKind().load(spec, data_dir, "test")
