@@ -194,10 +194,11 @@ _TEXT_KEYS = ("text", "entity", "mention", "name")
 _TYPE_KEYS = ("type", "entity_type", "label", "category")
 
 
-def _json_mentions(items, vocabulary: Mapping[str, str]) -> list[tuple[str | None, str]]:
+def _json_mentions(items, vocabulary: Mapping[str, str], drop_none: bool = False) -> list[tuple[str | None, str]]:
     """``(type, mention)`` pairs of a JSON answer: a list of strings or of objects with a
     text field (``text``/``entity``/``mention``/``name``) and optionally a type field
-    (``type``/``entity_type``/``label``/``category``), or an object ``{type: [mentions]}``."""
+    (``type``/``entity_type``/``label``/``category``), or an object ``{type: [mentions]}``.
+    ``drop_none``: leave out a string that says "none" (``{"RNA": "none"}``)."""
     if isinstance(items, dict):
         items = [{"type": key, "text": value} for key, values in items.items()
                  for value in (values if isinstance(values, list) else [values])]
@@ -208,8 +209,8 @@ def _json_mentions(items, vocabulary: Mapping[str, str]) -> list[tuple[str | Non
             label = next((item[k] for k in _TYPE_KEYS if isinstance(item.get(k), str)), None)
             type_ = None if label is None else entity_type(label, vocabulary) or label.strip()
             item = next((item[k] for k in _TEXT_KEYS if k in item), None)
-        if isinstance(item, (str, int, float)) and not isinstance(item, bool) and str(item).strip():
-            if not (isinstance(item, str) and _says_none(item)):
+        if isinstance(item, (str, int, float)) and str(item).strip():
+            if not (drop_none and isinstance(item, str) and _says_none(item)):
                 out.append((type_, str(item).strip()))
     return out
 
@@ -308,7 +309,7 @@ def parse_typed_mentions(
         return []
     items = _json_items(text) if text[0] in "[{" else None
     if isinstance(items, (list, dict)):
-        return [(default if t is None else t, m) for t, m in _json_mentions(items, vocabulary)]
+        return [(default if t is None else t, m) for t, m in _json_mentions(items, vocabulary, drop_none=True)]
     out: list[tuple[str | None, str]] = []
     current = default
     for line in text.splitlines():
