@@ -89,7 +89,8 @@ def test_eval_writes_samples_and_metrics_for_each_kind(run, tiny_llama_dir, data
         assert row["meta"]["judge_score"] is None and isinstance(row["meta"]["judge_reply"], str)
         assert (row["values"]["judge_unparsed"], row["values"]["judge_scored"]) == (1, 0)
     metrics = json.loads((folder / "meqsum" / "metrics.json").read_text())["metrics"]
-    assert metrics["judge_unparsed"]["value"] == 5 and "judge_score" not in metrics
+    assert metrics["judge_unparsed"]["value"] == 5
+    assert metrics["judge_score"] == {"value": None, "ci95": [None, None]}  # no rating parsed: undefined, not 0
 
 
 def test_eval_resumes_after_the_last_lines_are_lost(run):
