@@ -95,7 +95,9 @@ def data_dir_option(f):
 @cli.command("eval")
 @click.option("--model", "model", required=True, help="Model spec: embedded, hf:PATH, vllm:PATH, openai:MODEL, +ADAPTER.")
 @click.option("--tasks", default="all", show_default=True, help="Task names (comma-separated), or qa, ie, gen, all.")
-@click.option("--limit", type=click.IntRange(min=1), help="Evaluate a seeded random subset of N examples per task.")
+@click.option("--limit", type=click.IntRange(min=1), help="Evaluate a seeded subset of N examples per task.")
+@click.option("--sample", type=click.Choice(["random", "stratified", "first"]), default="random", show_default=True,
+              help="How --limit picks: seeded random, stratified by label (rare labels kept), or the first N.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for --limit and the bootstrap.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Backend batch size / concurrency.")
 @click.option("--dtype", help="Model dtype (auto, float32, bfloat16, float16).")
@@ -108,7 +110,7 @@ def data_dir_option(f):
               help="Bootstrap resamples for the 95% confidence intervals.")
 @data_dir_option
 @plugins_option
-def eval_command(model, tasks, limit, seed, batch_size, dtype, device, base_url, model_args, judge, out, resamples,
+def eval_command(model, tasks, limit, sample, seed, batch_size, dtype, device, base_url, model_args, judge, out, resamples,
                  data_dir):
     """Evaluate a model on BioNLP tasks; writes samples.jsonl and metrics.json per task.
 
@@ -128,7 +130,7 @@ def eval_command(model, tasks, limit, seed, batch_size, dtype, device, base_url,
     options = {"batch_size": batch_size, "dtype": dtype, "device": device, "base_url": base_url,
                **parse_model_args(model_args)}
     settings = EvalSettings(out=Path(out), data_dir=Path(data_dir) if data_dir else None, limit=limit, seed=seed,
-                            judge=judge, bootstrap_resamples=resamples,
+                            sample=sample, judge=judge, bootstrap_resamples=resamples,
                             backend_options={k: v for k, v in options.items() if v is not None})
     console = Console(stderr=True)
     results = evaluate(hooks, catalog, model, specs, settings, console=console)

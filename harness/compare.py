@@ -6,11 +6,11 @@ computed on the samples both were evaluated on, with the task kind's own metric
 recomputed on each bootstrap resample (paired: the same resamples for both models).
 """
 import json
-import math
 from pathlib import Path
 
 from bioharness.errors import UsageError
 from bioharness.modelspec import parse_model_spec
+from bioharness.stats import defined, fmt_metric
 from bioharness.store import atomic_write_json, read_json
 
 
@@ -50,11 +50,9 @@ def _samples(task_dir):
 
 
 def relative_gain(new, old):
-    """(new - old) / |old|, or None where it is undefined (old is 0 or missing)."""
-    if new is None or old is None or not old:
-        return None
-    gain = (new - old) / abs(old)
-    return None if math.isnan(gain) else gain
+    """``(new - old) / |old|``; ``None`` (undefined) when either is undefined or ``old`` is 0."""
+    new, old = defined(new), defined(old)
+    return (new - old) / abs(old) if new is not None and old else None
 
 
 def compare(out, catalog=None, baseline=None, models=None, resamples=1000, seed=0):
@@ -102,8 +100,9 @@ def compare(out, catalog=None, baseline=None, models=None, resamples=1000, seed=
                 diff = paired_bootstrap([base_rows[i] for i in shared], [rows[i] for i in shared],
                                         lambda sums, n: kind.metrics(spec, sums, n), entry["metric"],
                                         n_resamples=resamples, seed=seed)
-                base_value = kind.metrics(spec, _sum([base_rows[i] for i in shared]), len(shared))[entry["metric"]]
-                diff["relative_gain"] = relative_gain(None if base_value is None else base_value + diff["diff"], base_value)
+                base_value = kind.metrics(spec, _sum([base_rows[i] for i in shared]), len(shared)).get(entry["metric"])
+                new_value = None if base_value is None or diff["diff"] is None else base_value + diff["diff"]
+                diff["relative_gain"] = relative_gain(new_value, base_value)
                 entry["vs_baseline"][model] = diff
         board["tasks"][task] = entry
     if baseline:
@@ -158,9 +157,9 @@ def leaderboard_table(board):
             if not score:
                 cells.append("-")
                 continue
-            text = "n/a" if score["value"] is None else f"{score['value']:.3f}"
+            text = fmt_metric(score["value"])
             diff = entry["vs_baseline"].get(model)
-            if diff:
+            if diff and diff["diff"] is not None and diff["low"] is not None:
                 star = "*" if diff["low"] > 0 or diff["high"] < 0 else ""
                 text += f" ({diff['diff']:+.3f}{star})"
             cells.append(text)

@@ -1,9 +1,10 @@
 """The evaluation loop: a model × tasks → samples.jsonl + metrics.json per task.
 
 ``<out>/eval/<model-slug>/<task>/samples.jsonl`` keeps every sample's prompt, raw output,
-parsed prediction, reference and per-sample scores, appended as they are scored, so a
-killed run resumes where it stopped. ``metrics.json`` is written (atomically) when the
-task is complete.
+parsed prediction, reference, per-sample scores, the score's ``meta`` and the example's
+own meta as ``example_meta`` (its ``source``: ``file:line`` or document id), appended as
+they are scored, so a killed run resumes where it stopped. ``metrics.json`` is written
+(atomically) when the task is complete; an undefined metric is ``null`` there.
 """
 import hashlib
 import random
@@ -14,7 +15,7 @@ from pathlib import Path
 from bioharness import __version__
 from bioharness.errors import UsageError
 from bioharness.records import LoglikelihoodRequest, Request
-from bioharness.stats import bootstrap
+from bioharness.stats import bootstrap, stratified_sample
 from bioharness.store import RunDir, sha256_file
 
 
@@ -24,18 +25,34 @@ class EvalSettings:
     data_dir: Path | None = None
     limit: int | None = None
     seed: int = 0
+    sample: str = "random"  # how --limit picks: random, stratified (by the kind's strata) or first
     judge: str | None = None
     bootstrap_resamples: int = 1000
     backend_options: dict = field(default_factory=dict)
     chunk_size: int = 16  # examples scored and written per step: the granularity of resume
 
 
-def select_examples(examples, limit, seed):
-    """A seeded random subset of ``limit`` examples, kept in their original order."""
+SAMPLES = ("random", "stratified", "first")
+
+
+def select_examples(examples, limit, seed, sample="random", strata=None):
+    """``(subset, how)``: ``limit`` examples kept in their original order, and the method
+    that chose them. ``random``: a seeded random subset; ``first``: the first ``limit``;
+    ``stratified``: :func:`bioharness.stats.stratified_sample` over ``strata(example)``
+    (a label, a collection of labels, or None when the example has none to give: then,
+    as for a kind without ``strata``, the subset is ``random``)."""
+    if sample not in SAMPLES:
+        raise UsageError(f"--sample {sample!r}: choose one of {', '.join(SAMPLES)}")
     if not limit or limit >= len(examples):
-        return list(examples)
-    keep = sorted(random.Random(seed).sample(range(len(examples)), limit))
-    return [examples[i] for i in keep]
+        return list(examples), sample
+    if sample == "first":
+        return list(examples[:limit]), sample
+    labels = [strata(e) for e in examples] if sample == "stratified" and strata is not None else None
+    if labels is None or any(label is None for label in labels):
+        keep, sample = sorted(random.Random(seed).sample(range(len(examples)), limit)), "random"
+    else:
+        keep = stratified_sample([[x] if isinstance(x, str) else x for x in labels], limit, seed)
+    return [examples[i] for i in keep], sample
 
 
 def choose_shots(kind, spec, data_dir):
@@ -84,7 +101,10 @@ class TaskRun:
         self.spec, self.kind, self.settings, self.hooks = spec, kind, settings, hooks
         self.model_text = model_text
         self.dir = RunDir(Path(settings.out) / "eval" / model_slug / spec.name)
-        self.examples = select_examples(kind.load(spec, settings.data_dir, spec.split), settings.limit, settings.seed)
+        strata = getattr(kind, "strata", None)  # optional: the label(s) of an example, for --sample stratified
+        self.examples, sample = select_examples(kind.load(spec, settings.data_dir, spec.split), settings.limit,
+                                                settings.seed, settings.sample,
+                                                None if strata is None else lambda e: strata(spec, e))
         self.shots = choose_shots(kind, spec, settings.data_dir)
         shot_ids = {s.id for s in self.shots}
         self.examples = [e for e in self.examples if e.id not in shot_ids]
@@ -95,6 +115,7 @@ class TaskRun:
             "prompt_hash": spec.prompt_hash(),
             "data_hash": data_hash(spec, settings.data_dir),
             "limit": settings.limit,
+            **({"sample": sample} if settings.limit else {}),
             "seed": settings.seed,
             "judge": settings.judge if spec.category == "gen" else None,
             "bioharness": __version__,
@@ -136,6 +157,7 @@ class TaskRun:
                     "reference": scored["reference"],
                     "values": scored["values"],
                     **({"meta": scored["meta"]} if scored["meta"] else {}),
+                    **({"example_meta": example.to_dict()["meta"]} if example.meta else {}),
                 })
             self.samples.extend(records)
             for record in records:

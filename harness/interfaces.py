@@ -47,7 +47,13 @@ class TaskKind(Protocol):
        are per-sample numbers that can be *summed* (``correct``, ``tp``, ``rouge1``...).
        ``judge`` is a backend for LLM-judge scoring, or None.
     5. ``metrics(spec, sums, n)`` computes the task's metrics from column sums over any
-       subset of samples, which is what makes bootstrap confidence intervals cheap.
+       subset of samples, which is what makes bootstrap confidence intervals cheap. A
+       metric that is undefined on those sums (nothing to divide by) is ``None``, never 0.
+
+    Optional: ``strata(spec, example)`` -> the example's label (a string), its labels (a
+    collection: several for a multi-label example, empty for none), or ``None``; what
+    ``--limit N --sample stratified`` keeps in proportion (every label at least once where
+    N allows). Without it (or with ``None``) the subset is random.
     """
 
     def validate(self, spec: Any) -> None: ...

@@ -16,6 +16,8 @@ def metrics_table(results, title="results"):
     from rich.markup import escape
     from rich.table import Table
 
+    from bioharness.stats import fmt_metric
+
     table = Table(title=escape(title))
     for column in ("task", "cat", "metric", "value", "95% CI", "n", "unparsed", "errors"):
         table.add_column(column, justify="right" if column in ("value", "95% CI", "n", "unparsed", "errors") else "left")
@@ -23,8 +25,8 @@ def metrics_table(results, title="results"):
         for i, (name, m) in enumerate(r["metrics"].items()):
             lo, hi = m["ci95"]
             table.add_row(escape(r["task"]) if i == 0 else "", r["category"] if i == 0 else "", escape(name),
-                          f"{m['value']:.4f}",
-                          f"[{lo:.3f}, {hi:.3f}]", str(r["n"]) if i == 0 else "",
+                          fmt_metric(m["value"], ".4f"),
+                          "n/a" if lo is None else f"[{lo:.3f}, {hi:.3f}]", str(r["n"]) if i == 0 else "",
                           str(r["unparsed"]) if i == 0 else "", str(r["backend_errors"]) if i == 0 else "")
     return table
 

@@ -4,17 +4,26 @@ Every task reports its metrics as a function of column sums over samples (correc
 tp/fp/fn, rouge1, ...). Resampling samples with replacement is then a matrix product of
 bootstrap weights with the per-sample matrix, so 1,000 resamples of 10,000 samples cost
 milliseconds, and corpus-level metrics such as micro-F1 get honest intervals.
+
+A metric may be undefined (``None``: nothing to divide by, e.g. recall without gold
+items). An undefined point estimate has no interval; resamples where a metric is
+undefined are left out of its interval. Undefined values are ``None`` in every result
+(JSON ``null``) and :func:`fmt_metric` shows them as ``n/a``, never as 0.
 """
 import math
-
-import numpy as np
+import random
+from collections import Counter, defaultdict
 
 
 def _matrix(rows, columns):
+    import numpy as np
+
     return np.array([[float(r.get(c, 0.0)) for c in columns] for r in rows], dtype=np.float64).reshape(len(rows), len(columns))
 
 
 def _weights(n, n_resamples, seed):
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     # multinomial counts: how often each sample is drawn in each resample
     return rng.multinomial(n, np.full(n, 1.0 / n), size=n_resamples).astype(np.float64)
@@ -25,6 +34,8 @@ def bootstrap(rows, metric_fn, *, n_resamples=1000, seed=0, alpha=0.05):
 
     ``rows``: per-sample dicts of summable values. Returns {metric: (value, low, high)}.
     """
+    import numpy as np
+
     n = len(rows)
     if n == 0:
         return {}
@@ -36,40 +47,114 @@ def bootstrap(rows, metric_fn, *, n_resamples=1000, seed=0, alpha=0.05):
     for row in sums:
         values = metric_fn(dict(zip(columns, row)), n)
         for name in point:
-            samples[name].append(values.get(name, math.nan))
+            samples[name].append(values.get(name))
     out = {}
     for name, value in point.items():
-        arr = np.array(samples[name], dtype=np.float64)
-        arr = arr[~np.isnan(arr)]
-        low, high = (np.quantile(arr, [alpha / 2, 1 - alpha / 2]) if len(arr) else (math.nan, math.nan))
-        out[name] = (float(value), float(low), float(high))
+        value = defined(value)
+        arr = _defined_array(samples[name])
+        if value is None or not len(arr):
+            out[name] = (value, None, None)
+            continue
+        low, high = np.quantile(arr, [alpha / 2, 1 - alpha / 2])
+        out[name] = (value, float(low), float(high))
     return out
+
+
+def defined(value):
+    """``value`` as a float, or ``None`` when it is undefined (``None`` or NaN)."""
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def _defined_array(values):
+    import numpy as np
+
+    return np.array([v for v in map(defined, values) if v is not None], dtype=np.float64)
+
+
+def fmt_metric(value, spec=".3f"):
+    """A metric for a table: ``format(value, spec)``, or ``n/a`` when it is undefined."""
+    value = defined(value)
+    return "n/a" if value is None else format(value, spec)
 
 
 def paired_bootstrap(rows_a, rows_b, metric_fn, metric, *, n_resamples=1000, seed=0, alpha=0.05):
     """Difference ``metric(b) - metric(a)`` on the same samples (same order), its CI, and
-    the fraction of resamples where the difference is <= 0 (a one-sided p-value)."""
+    the fraction of resamples where the difference is <= 0 (a one-sided p-value), over the
+    resamples where both are defined. ``None`` where the difference is undefined."""
+    import numpy as np
+
     if len(rows_a) != len(rows_b):
         raise ValueError("paired bootstrap needs the same samples for both models")
     n = len(rows_a)
     if n == 0:
-        return {"diff": math.nan, "low": math.nan, "high": math.nan, "p_le_zero": math.nan, "n": 0}
+        return {"diff": None, "low": None, "high": None, "p_le_zero": None, "n": 0}
     columns = sorted({c for r in rows_a + rows_b for c in r})
     ma, mb = _matrix(rows_a, columns), _matrix(rows_b, columns)
     weights = _weights(n, n_resamples, seed)  # the same resamples for both: that is the pairing
     sa, sb = weights @ ma, weights @ mb
-    diffs = np.array([metric_fn(dict(zip(columns, b)), n)[metric] - metric_fn(dict(zip(columns, a)), n)[metric]
-                      for a, b in zip(sa, sb)])
-    point = metric_fn(dict(zip(columns, mb.sum(0))), n)[metric] - metric_fn(dict(zip(columns, ma.sum(0))), n)[metric]
+
+    def value(sums):
+        return defined(metric_fn(dict(zip(columns, sums)), n).get(metric))
+
+    def difference(a, b):
+        va, vb = value(a), value(b)
+        return None if va is None or vb is None else vb - va
+
+    diffs = _defined_array([difference(a, b) for a, b in zip(sa, sb)])
+    point = difference(ma.sum(0), mb.sum(0))
+    if point is None or not len(diffs):
+        return {"diff": point, "low": None, "high": None, "p_le_zero": None, "n": n}
     low, high = np.quantile(diffs, [alpha / 2, 1 - alpha / 2])
-    return {"diff": float(point), "low": float(low), "high": float(high),
+    return {"diff": point, "low": float(low), "high": float(high),
             "p_le_zero": float((diffs <= 0).mean()), "n": n}
 
 
-def safe_div(a, b):
-    return a / b if b else 0.0
+def stratified_sample(labels, k, seed=0):
+    """Sorted indices of ``k`` of the items whose labels are ``labels`` (one collection of
+    labels per item: several for a multi-label item such as a sentence with two entity
+    types, none for an item without any), chosen so that
 
+    1. every label occurs at least once where ``k`` allows: labels are covered rarest
+       first, each by a seeded random item that has it ("no label" counts as a label);
+    2. the rest keeps the proportions of the strata, an item's stratum being its rarest
+       label: each next item goes to the stratum furthest below ``k * size / n``.
 
-def f1(tp, fp, fn):
-    p, r = safe_div(tp, tp + fp), safe_div(tp, tp + fn)
-    return safe_div(2 * p * r, p + r)
+    Deterministic for a given ``seed``.
+    """
+    items = [frozenset(ls) or frozenset([None]) for ls in labels]
+    n = len(items)
+    if k >= n:
+        return list(range(n))
+    rng = random.Random(seed)
+    freq = Counter(label for ls in items for label in ls)
+
+    def rank(label):
+        return freq[label], label is not None, str(label)
+
+    order = sorted(freq, key=rank)
+    members = defaultdict(list)
+    for i, ls in enumerate(items):
+        members[min(ls, key=rank)].append(i)
+    queues = {s: rng.sample(m, len(m)) for s, m in members.items()}  # each stratum in a seeded random order
+    chosen, covered = set(), set()
+    for label in order:
+        if len(chosen) == k:
+            break
+        if label not in covered:
+            pick = rng.choice([i for i, ls in enumerate(items) if label in ls and i not in chosen])
+            chosen.add(pick)
+            covered |= items[pick]
+    taken = Counter(min(items[i], key=rank) for i in chosen)
+    strata = [s for s in order if s in members]
+    while len(chosen) < k:
+        open_ = [s for s in strata if taken[s] < len(members[s])]
+        stratum = max(open_, key=lambda s: (k * len(members[s]) / n - taken[s], -strata.index(s)))
+        queue = queues[stratum]
+        while queue[-1] in chosen:
+            queue.pop()
+        chosen.add(queue.pop())
+        taken[stratum] += 1
+    return sorted(chosen)

@@ -1,5 +1,6 @@
 """compare: leaderboard and paired differences on the samples two models share."""
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -96,3 +97,39 @@ def test_embedded_and_hf_embedded_are_one_model(tmp_path, tiny_llama_dir, embedd
     assert diff["n"] == 10 and diff["diff"] == pytest.approx((sum(other.values()) - sum(base.values())) / 10)
     b, o = sum(base.values()), sum(other.values())
     assert board["gain_by_category"][f"hf:{tiny}"] == ({"qa": pytest.approx((o - b) / b)} if b else {})
+
+
+
+def test_tables_show_an_undefined_metric_as_na(tmp_path):
+    from rich.console import Console
+
+    from bioharness.compare import leaderboard_table, relative_gain
+    from bioharness.progress import metrics_table
+    from bioharness.plugins.report.html import render
+
+    def rows(table):
+        console = Console(width=200, record=True)
+        console.print(table)
+        return [[cell.strip() for cell in line.split("\u2502")[1:-1]] for line in console.export_text().splitlines()
+                if "\u2502" in line]
+
+    result = {"task": "typed", "category": "ie", "n": 3, "unparsed": 0, "backend_errors": 0,
+              "metrics": {"f1_strict": {"value": 0.5, "ci95": [0.2, 0.8]},
+                          "f1_strict_RNA": {"value": None, "ci95": [None, None]}}}
+    assert rows(metrics_table([result])) == [["typed", "ie", "f1_strict", "0.5000", "[0.200, 0.800]", "3", "0", "0"],
+                                            ["", "", "f1_strict_RNA", "n/a", "n/a", "", "", ""]]
+    board = {"models": ["a", "b"], "baseline": "a", "tasks": {"typed": {
+        "category": "ie", "metric": "f1_strict_RNA", "scores": {
+            "a": {"value": None, "ci95": [None, None], "n": 3},
+            "b": {"value": 0.25, "ci95": [0.0, 0.5], "n": 3}},
+        "vs_baseline": {"b": {"diff": None, "low": None, "high": None, "p_le_zero": None, "n": 3}}}}}
+    assert rows(leaderboard_table(board)) == [["typed", "f1_strict_RNA", "n/a", "0.250"]]
+    for model in ("a", "b"):
+        folder = tmp_path / "eval" / model / "typed"
+        folder.mkdir(parents=True)
+        (folder / "metrics.json").write_text(json.dumps({"model": model, "task": "typed", "n": 3}))
+        (folder / "samples.jsonl").write_text("")
+    page = Path(render(tmp_path, board)).read_text()
+    assert ("<td><b>n/a</b><br><small>[n/a, n/a] n=3</small></td><td><b>0.250</b><br><small>[0.000, 0.500] n=3</small>"
+            "</td>") in page
+    assert relative_gain(0.5, None) is None and relative_gain(0.5, 0.0) is None and relative_gain(0.6, 0.5) == pytest.approx(0.2)

@@ -28,7 +28,11 @@ TOY_PLUGIN = textwrap.dedent(
             pass
 
         def load(self, spec, data_dir, split):
-            return [Example(id=f"w{i}", inputs={"word": w}, reference=a) for i, (w, a) in enumerate(self.words.items())]
+            return [Example(id=f"w{i}", inputs={"word": w}, reference=a, meta={"source": f"words.txt:{i + 1}"})
+                    for i, (w, a) in enumerate(self.words.items())]
+
+        def strata(self, spec, example):
+            return example.reference
 
         def requests(self, spec, example, shots):
             prompt = spec.prompt["template"].format(**example.inputs)
@@ -104,6 +108,8 @@ def test_eval_writes_samples_and_metrics(toy, tiny_llama_dir):
                                {"context": "Is red a colour? Answer:", "continuation": " no"}]
     assert set(first["output"][0]) == {"logprob", "num_tokens", "is_greedy"}
     assert first["reference"] == "yes" and first["prediction"] in ("yes", "no")
+    # each transcript line says where its example came from
+    assert [s["example_meta"]["source"] for s in samples] == [f"words.txt:{i}" for i in range(1, 11)]
     metrics = json.loads((task_dir / "metrics.json").read_text())
     accuracy = sum(s["values"]["correct"] for s in samples) / 10
     assert metrics["n"] == 10 and metrics["metrics"]["accuracy"]["value"] == pytest.approx(accuracy)
@@ -190,3 +196,39 @@ def test_cli_bad_yaml_exit_2(toy, tiny_llama_dir):
     assert result.stderr.strip().splitlines() == [
         f"Error: {tmp / 'toy_tasks' / 'colours.yaml'}:descripton: unknown key (expected one of: "
         "name, version, category, kind, description, data, prompt, metrics, options, generation)"]
+
+
+def _ids(out):
+    rows = (out / "eval" / "hf__tiny-llama0" / "colours" / "samples.jsonl").read_text().splitlines()
+    return [json.loads(line)["id"] for line in rows]
+
+
+def test_eval_limit_sample_stratified_and_first(toy, tiny_llama_dir):
+    manager, tmp = toy
+    words = {f"w{i}": a for i, a in enumerate(["yes", "yes", "yes", "no", "no", "no", "yes", "no", "yes", "no"])}
+    for seed in range(4):
+        out = tmp / f"strat{seed}"
+        assert run(manager, "eval", "--model", f"hf:{tiny_llama_dir}", "--tasks", "colours", "--limit", "2",
+                   "--sample", "stratified", "--seed", str(seed), "--out", str(out)).exit_code == 0
+        assert sorted(words[i] for i in _ids(out)) == ["no", "yes"]  # one of each label, whatever the seed
+        setting = json.loads((out / "eval" / "hf__tiny-llama0" / "colours" / "metrics.json").read_text())["setting"]
+        assert setting["sample"] == "stratified" and setting["limit"] == 2
+    out = tmp / "first"
+    assert run(manager, "eval", "--model", f"hf:{tiny_llama_dir}", "--tasks", "colours", "--limit", "3",
+               "--sample", "first", "--out", str(out)).exit_code == 0
+    assert _ids(out) == ["w0", "w1", "w2"]
+    # another sampling of the same folder is another setting
+    with pytest.raises(UsageError, match="changed: sample"):
+        run(manager, "eval", "--model", f"hf:{tiny_llama_dir}", "--tasks", "colours", "--limit", "3", "--out", str(out))
+
+
+def test_select_examples_without_strata_falls_back_to_random():
+    from bioharness.evaluate import select_examples
+
+    items = list(range(20))
+    assert select_examples(items, 5, 1, "stratified", None) == select_examples(items, 5, 1, "random")
+    assert select_examples(items, 5, 1, "stratified", lambda x: None)[1] == "random"
+    assert select_examples(items, 5, 1, "stratified", lambda x: ("odd" if x % 2 else "even"))[1] == "stratified"
+    assert select_examples(items, 30, 1, "first") == (items, "first")
+    with pytest.raises(UsageError, match="--sample 'all'"):
+        select_examples(items, 5, 1, "all")

@@ -1,7 +1,11 @@
 import numpy as np
 import pytest
 
-from bioharness.stats import bootstrap, f1, paired_bootstrap
+from bioharness.stats import bootstrap, fmt_metric, paired_bootstrap
+
+
+def f1(tp, fp, fn):
+    return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else None
 
 
 def accuracy(sums, n):
@@ -10,6 +14,10 @@ def accuracy(sums, n):
 
 def micro_f1(sums, n):
     return {"f1": f1(sums.get("tp", 0), sums.get("fp", 0), sums.get("fn", 0))}
+
+
+def precision(sums, n):
+    return {"precision": sums["tp"] / sums["npred"] if sums.get("npred") else None}
 
 
 def test_bootstrap_accuracy_matches_numpy_resampling():
@@ -48,3 +56,56 @@ def test_paired_bootstrap():
     assert same["diff"] == same["low"] == same["high"] == 0.0
     with pytest.raises(ValueError):
         paired_bootstrap(a, b[:10], accuracy, "accuracy")
+
+
+def test_undefined_metric_is_none_and_left_out_of_the_interval():
+    # no prediction anywhere: precision is undefined, not 0
+    assert bootstrap([{"tp": 0, "npred": 0}] * 5, precision, n_resamples=50) == {"precision": (None, None, None)}
+    assert bootstrap([{"tp": 0, "fp": 0, "fn": 0}] * 3, micro_f1, n_resamples=50)["f1"] == (None, None, None)
+    # one prediction in 20 samples: resamples that miss it are undefined and left out, so the
+    # interval is that of the resamples that drew it (always correct): [1, 1]
+    rows = [{"tp": 1, "npred": 1}] + [{"tp": 0, "npred": 0}] * 19
+    value, low, high = bootstrap(rows, precision, n_resamples=300, seed=2)["precision"]
+    assert (value, low, high) == (1.0, 1.0, 1.0)
+
+
+def test_paired_bootstrap_with_undefined_metric():
+    empty = [{"tp": 0, "npred": 0}] * 10
+    some = [{"tp": 1, "npred": 2}] * 10
+    result = paired_bootstrap(empty, some, precision, "precision", n_resamples=50)
+    assert result == {"diff": None, "low": None, "high": None, "p_le_zero": None, "n": 10}
+    assert paired_bootstrap([], [], precision, "precision")["diff"] is None
+
+
+def test_fmt_metric_shows_undefined_as_na():
+    assert fmt_metric(None) == "n/a" and fmt_metric(float("nan")) == "n/a"
+    assert fmt_metric(0.0) == "0.000" and fmt_metric(0.12345, ".4f") == "0.1235"
+
+
+def test_stratified_sample_keeps_proportions_and_every_label():
+    from collections import Counter
+
+    from bioharness.stats import stratified_sample
+
+    labels = [["common"]] * 900 + [["middle"]] * 90 + [["rare"]] * 10
+    keep = stratified_sample(labels, 20, seed=3)
+    assert keep == sorted(keep) and len(set(keep)) == 20
+    # targets 18 / 1.8 / 0.2: the rare label is kept once, at the cost of the middle one's remainder
+    assert Counter(labels[i][0] for i in keep) == {"common": 18, "middle": 1, "rare": 1}
+    assert Counter(labels[i][0] for i in stratified_sample(labels, 50, seed=3)) == {"common": 45, "middle": 4, "rare": 1}
+    # 5 of 1000 still hold the rare label (random sampling would miss it 95% of the time)
+    assert {labels[i][0] for i in stratified_sample(labels, 5, seed=1)} == {"common", "middle", "rare"}
+    assert stratified_sample(labels, 20, seed=3) == keep and stratified_sample(labels, 20, seed=4) != keep
+    assert stratified_sample(labels, 2000) == list(range(1000))
+
+
+def test_stratified_sample_multi_label_and_unlabelled_items():
+    from bioharness.stats import stratified_sample
+
+    # sentences with several entity types, and sentences with none (their own stratum)
+    labels = [[]] * 50 + [["protein"]] * 40 + [["protein", "DNA"]] * 8 + [["cell_line"]] * 2
+    keep = stratified_sample(labels, 6, seed=0)
+    chosen = [labels[i] for i in keep]
+    assert {t for ls in chosen for t in ls} == {"protein", "DNA", "cell_line"}
+    assert [] in chosen  # the no-entity stratum too
+    assert sum(1 for ls in chosen if not ls) >= 2  # about half of a slice has no entity, as in the corpus

@@ -620,7 +620,7 @@ def read_ddi2013(data_dir: Path, split: str = "test") -> list[Example]:
                     inputs={"text": sent["text"], "text_marked": _mark(sent["text"], e1, e2), "e1": e1, "e2": e2},
                     reference=label,
                     meta={"document": doc["id"], "sentence": sent["id"], "collection": path.parent.name,
-                          "source": _rel(path, data_dir)},
+                          "source": f"{_rel(path, data_dir)}:{pair['id']}"},
                 ))
     return out
 

@@ -34,16 +34,6 @@ from ..readers import READERS, _resolve_split
 ENV_DATA = "BIOHARNESS_DATA"
 
 
-def safe_div(a: float, b: float) -> float:
-    return a / b if b else 0.0
-
-
-def f1_score(tp: float, fp: float, fn: float) -> float:
-    """F1 from counts; 2tp / (2tp + fp + fn) is the harmonic mean of P and R without the
-    divisions (0.0 when there is nothing to score)."""
-    return safe_div(2 * tp, 2 * tp + fp + fn)
-
-
 def _type_name(types) -> str:
     types = types if isinstance(types, tuple) else (types,)
     return " or ".join({dict: "mapping", list: "list", str: "string", int: "integer", bool: "boolean",
@@ -111,6 +101,10 @@ class BionlpKind:
 
     def validate_options(self, spec) -> None:
         """Kind-specific checks of ``spec.options`` (types are already checked)."""
+
+    def strata(self, spec, example):
+        """The label(s) ``--sample stratified`` keeps in proportion; ``None``: none (random)."""
+        return None
 
     def metric_names(self, spec) -> set[str]:
         """The metric names this spec may list in ``metrics``."""

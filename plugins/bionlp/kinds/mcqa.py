@@ -28,15 +28,16 @@ Per-sample values: ``correct`` (0/1); with labels also ``tp_L``, ``fp_L``, ``fn_
 label (an unparsed answer is a miss of the gold label, never a false positive); with
 ``options.group_by`` (a meta key, e.g. ``subject``) also ``correct_G`` and ``n_G``.
 
-Metrics: ``accuracy``; with labels ``macro_f1`` (unweighted mean of the per-label F1) and
-``f1_L``; with ``group_by`` ``accuracy_G`` for every group present (``accuracy_anatomy``).
+Metrics: ``accuracy``; with labels ``macro_f1`` (unweighted mean of the per-label F1 over
+the labels whose F1 is defined) and ``f1_L`` (``null`` for a label neither predicted nor
+in the gold); with ``group_by`` ``accuracy_G`` for every group present (``accuracy_anatomy``).
 """
 from __future__ import annotations
 
 from bioharness import DataError, LoglikelihoodRequest, Score
 
 from .. import metrics as M
-from .base import BionlpKind, f1_score, output_error, safe_div
+from .base import BionlpKind, output_error
 
 SCORING = ("loglikelihood", "generate")
 CONTINUATIONS = ("letter", "text")
@@ -114,6 +115,9 @@ class McqaKind(BionlpKind):
     def shot_answer(self, spec, example):
         return str(example.reference)
 
+    def strata(self, spec, example):
+        return str(example.reference)  # the answer letter or label
+
     def requests(self, spec, example, shots):
         if self.scoring(spec) == "generate":
             return [self.generation_request(spec, example, shots)]
@@ -166,15 +170,14 @@ class McqaKind(BionlpKind):
         return scores
 
     def metrics(self, spec, sums, n):
-        out = {"accuracy": safe_div(sums.get("correct", 0.0), n)}
+        out = {"accuracy": M.ratio(sums.get("correct", 0.0), n)}
         labels = spec.options.get("labels")
         if labels:
-            per = {label: f1_score(sums.get(f"tp_{label}", 0.0), sums.get(f"fp_{label}", 0.0),
-                                   sums.get(f"fn_{label}", 0.0)) for label in labels}
-            out["macro_f1"] = sum(per.values()) / len(per)
+            per = {label: M.label_f1(sums, label) for label in labels}
+            out["macro_f1"] = M.mean_defined(per.values())
             out.update((f"f1_{label}", value) for label, value in per.items())
         for column in sorted(sums):
             if column.startswith("n_") and sums[column] > 0:
                 group = column[2:]
-                out[f"accuracy_{group}"] = safe_div(sums.get(f"correct_{group}", 0.0), sums[column])
+                out[f"accuracy_{group}"] = M.ratio(sums.get(f"correct_{group}", 0.0), sums[column])
         return self.ordered(spec, out)

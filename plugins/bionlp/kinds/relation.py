@@ -13,13 +13,15 @@ Metrics (the BLURB convention): ``micro_f1``, ``micro_precision``, ``micro_recal
 the positive labels (all but ``options.negative``: predicting the negative label is never a
 true or false positive), ``macro_f1`` over the positive labels, ``accuracy`` over all
 examples, and ``f1_L`` for every label including the negative one (``f1_DDI-effect``).
+A label neither predicted nor in the gold has an undefined F1 (``null``) and is left out
+of ``macro_f1`` (as sklearn's ``zero_division=np.nan``).
 """
 from __future__ import annotations
 
 from bioharness import DataError, Score
 
 from .. import metrics as M
-from .base import BionlpKind, f1_score, output_error, safe_div
+from .base import BionlpKind, output_error
 
 BUILTIN_ALIASES = {"ddi": M.DDI_ALIASES, "chemprot": M.CHEMPROT_ALIASES, "gad": M.GAD_ALIASES}
 
@@ -72,6 +74,9 @@ class ReKind(BionlpKind):
         negative = spec.options.get("negative")
         return [x for x in spec.options["labels"] if x != negative]
 
+    def strata(self, spec, example):
+        return example.reference  # the relation label
+
     def shot_answer(self, spec, example):
         return spec.options.get("label_words", {}).get(example.reference, example.reference)
 
@@ -100,14 +105,13 @@ class ReKind(BionlpKind):
             return sum(sums.get(f"{prefix}_{x}", 0.0) for x in which)
 
         tp, fp, fn = total("tp", positive), total("fp", positive), total("fn", positive)
-        per = {x: f1_score(sums.get(f"tp_{x}", 0.0), sums.get(f"fp_{x}", 0.0), sums.get(f"fn_{x}", 0.0))
-               for x in labels}
+        per = {x: M.label_f1(sums, x) for x in labels}
         out = {
-            "micro_f1": f1_score(tp, fp, fn),
-            "micro_precision": safe_div(tp, tp + fp),
-            "micro_recall": safe_div(tp, tp + fn),
-            "macro_f1": safe_div(sum(per[x] for x in positive), len(positive)),
-            "accuracy": safe_div(sums.get("correct", 0.0), n),
+            "micro_f1": M.f1_from_counts(tp, tp + fp, tp + fn),
+            "micro_precision": M.ratio(tp, tp + fp),
+            "micro_recall": M.ratio(tp, tp + fn),
+            "macro_f1": M.mean_defined(per[x] for x in positive),
+            "accuracy": M.ratio(sums.get("correct", 0.0), n),
             **{f"f1_{x}": v for x, v in per.items()},
         }
         return self.ordered(spec, out)

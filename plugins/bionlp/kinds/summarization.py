@@ -10,7 +10,7 @@ With a judge (``bioharness eval --judge SPEC``) every generation is also rated 1
 it (few-shot blocks left out), the reference and the answer. Per-sample values
 ``judge_score`` (the score, 0 when unparsed), ``judge_scored`` (1 when parsed) and
 ``judge_unparsed`` (1 when not) give the metrics ``judge_score`` (mean over the parsed
-ratings) and ``judge_unparsed`` (their count); the judge's model, parsed score and full
+ratings; ``None`` when none was parsed) and ``judge_unparsed`` (their count); the judge's model, parsed score and full
 reply are kept in the sample's meta (``judge_model``, ``judge_score``, ``judge_reply``). Without a judge there are no judge values, and no judge request is made.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from bioharness import Score
 
 from .. import judge as J
 from .. import metrics as M
-from .base import BionlpKind, output_error, safe_div
+from .base import BionlpKind, output_error
 
 ROUGE = ("rouge1", "rouge2", "rougeL")
 
@@ -64,9 +64,8 @@ class SummarizationKind(BionlpKind):
         return scores
 
     def metrics(self, spec, sums, n):
-        out = {name: safe_div(sums.get(name, 0.0), n) for name in ROUGE}
+        out = {name: M.ratio(sums.get(name, 0.0), n) for name in ROUGE}
         if "judge_scored" in sums:
-            if sums["judge_scored"] > 0:
-                out["judge_score"] = sums["judge_score"] / sums["judge_scored"]
+            out["judge_score"] = M.ratio(sums.get("judge_score", 0.0), sums["judge_scored"])  # None: no rating parsed
             out["judge_unparsed"] = sums.get("judge_unparsed", 0.0)
         return self.ordered(spec, out)

@@ -34,7 +34,7 @@ def run(tiny_llama_dir, data_dir, tmp_path_factory):
     return out / "eval" / f"hf__{tiny_llama_dir.name}", args, result
 
 
-def test_eval_writes_samples_and_metrics_for_each_kind(run, tiny_llama_dir):
+def test_eval_writes_samples_and_metrics_for_each_kind(run, tiny_llama_dir, data_dir):
     folder, _, result = run
     judge = tiny_llama_dir
     assert sorted(p.name for p in folder.iterdir()) == sorted(TASKS)
@@ -45,12 +45,19 @@ def test_eval_writes_samples_and_metrics_for_each_kind(run, tiny_llama_dir):
         for row in rows:
             assert {"id", "task", "prompt", "output", "prediction", "reference", "values"} <= set(row)
             assert row["task"] == task
+            # the transcript says where the example came from: file:line (file:row N in a
+            # spreadsheet), or file:pair id for DDI's XML
+            path, _, where = row["example_meta"]["source"].rpartition(":")
+            assert (Path(data_dir) / path).is_file()
+            assert where == row["id"] if task == "ddi2013" else where.removeprefix("row ").isdigit()
         metrics = json.loads((folder / task / "metrics.json").read_text())
         assert metrics["task"] == task and metrics["n"] == 5 and metrics["headline"] == headline[task]
         assert headline[task] in metrics["metrics"]
         for name, value in metrics["metrics"].items():
             low, high = value["ci95"]
-            if name != "judge_unparsed":
+            if value["value"] is None:  # undefined (e.g. precision without a predicted mention): no interval
+                assert low is high is None
+            elif name != "judge_unparsed":
                 assert 0.0 <= low <= high <= 1.0 and 0.0 <= value["value"] <= 1.0
         assert metrics["setting"]["limit"] == 5
         assert metrics["setting"]["judge"] == (f"hf:{judge}" if task == "meqsum" else None)
@@ -82,7 +89,8 @@ def test_eval_writes_samples_and_metrics_for_each_kind(run, tiny_llama_dir):
         assert row["meta"]["judge_score"] is None and isinstance(row["meta"]["judge_reply"], str)
         assert (row["values"]["judge_unparsed"], row["values"]["judge_scored"]) == (1, 0)
     metrics = json.loads((folder / "meqsum" / "metrics.json").read_text())["metrics"]
-    assert metrics["judge_unparsed"]["value"] == 5 and "judge_score" not in metrics
+    assert metrics["judge_unparsed"]["value"] == 5
+    assert metrics["judge_score"] == {"value": None, "ci95": [None, None]}  # no rating parsed: undefined, not 0
 
 
 def test_eval_resumes_after_the_last_lines_are_lost(run):

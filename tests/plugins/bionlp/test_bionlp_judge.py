@@ -140,4 +140,4 @@ def test_a_real_backend_as_judge_records_its_unparseable_reply(meqsum, tiny_llam
         assert dict(score.values)["judge_unparsed"] == 1 and dict(score.values)["judge_scored"] == 0
         assert score.values["rouge1"] == 1.0
     metrics = kind.metrics(spec, _sums(scores), 2)
-    assert "judge_score" not in metrics and metrics["judge_unparsed"] == 2
+    assert metrics["judge_score"] is None and metrics["judge_unparsed"] == 2

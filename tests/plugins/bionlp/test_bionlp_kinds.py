@@ -306,13 +306,21 @@ def test_re_known_errors_give_known_numbers(catalog, data_dir):
     assert metrics["accuracy"] == pytest.approx(2 / 6)
     assert metrics["f1_CPR:4"] == pytest.approx(2 / 3)
     assert metrics["f1_CPR:9"] == pytest.approx(2 / 3)
-    assert metrics["f1_CPR:5"] == metrics["f1_CPR:6"] == metrics["f1_CPR:3"] == 0.0
+    assert metrics["f1_CPR:5"] == metrics["f1_CPR:6"] == 0.0
+    assert metrics["f1_CPR:3"] is None  # neither predicted nor in the gold: undefined, not 0
     assert metrics["f1_False"] == 0.0  # tp 0, fp 1 (the CPR:9 miss), fn 2 (CPR:6 and the unparsed)
-    assert metrics["macro_f1"] == pytest.approx((2 / 3 + 2 / 3) / 5)
+    # macro over the positive labels whose F1 is defined (CPR:4, CPR:9, CPR:5, CPR:6)
+    assert metrics["macro_f1"] == pytest.approx((2 / 3 + 2 / 3) / 4)
     ref = M.score_relations([e.reference for e in chosen], [s.prediction for s in scores],
                             spec.options["labels"], "False")
     assert metrics["micro_f1"] == pytest.approx(ref["micro_f1"])
-    assert metrics["macro_f1"] == pytest.approx(ref["macro_f1"])
+    import numpy as np
+    import sklearn.metrics as sk
+
+    gold, pred = [e.reference for e in chosen], [s.prediction or "<none>" for s in scores]
+    positive = [x for x in spec.options["labels"] if x != "False"]
+    assert metrics["macro_f1"] == pytest.approx(sk.f1_score(gold, pred, labels=positive, average="macro",
+                                                            zero_division=np.nan))
 
 
 def test_gad_binary_f1_of_the_positive_class(catalog, data_dir):
@@ -414,4 +422,32 @@ def test_other_spec_errors_name_the_key(tmp_path, data_dir):
         ReKind().validate_options(dataclasses.replace(spec, options={"labels": ["a", "b"], "aliases": "ddl"}))
     with pytest.raises(DataError, match="options.judge_max_new_tokens"):
         SummarizationKind().validate_options(dataclasses.replace(spec, options={"judge_max_new_tokens": 0}))
-    assert NerKind().OPTIONS == {}
+    assert set(NerKind().OPTIONS) == {"types", "entity_words"}
+
+
+# ----------------------------------------------------------------------------- --sample stratified
+
+
+def test_stratified_limit_keeps_rare_labels_of_builtin_tasks(catalog, data_dir):
+    from collections import Counter
+
+    from bioharness.evaluate import select_examples
+
+    spec, kind, examples = _load(catalog, data_dir, "chemprot")
+    counts = Counter(e.reference for e in examples)
+    assert min(counts.values()) / len(examples) < 0.02  # a rare label a random 12 would likely miss
+    chosen, how = select_examples(examples, 12, 0, "stratified", lambda e: kind.strata(spec, e))
+    assert how == "stratified" and {e.reference for e in chosen} == set(spec.options["labels"])
+    assert Counter(e.reference for e in chosen)["False"] == max(Counter(e.reference for e in chosen).values())
+    # NER: a sentence's stratum is the set of its entity types; sentences without any are kept too
+    spec = dataclasses.replace(catalog.specs["bc5cdr_chem"], options={"types": ["Chemical", "Disease"]},
+                               data={"reader": "bc5cdr", "split": "test", "files": ["bc5cdr/BC5CDR-IOB/test.tsv"]})
+    kind = NerKind()
+    examples = kind.load(spec, data_dir, "test")
+    chosen, _ = select_examples(examples, 3, 0, "stratified", lambda e: kind.strata(spec, e))
+    assert {t for e in chosen for t in kind.strata(spec, e)} == {"Chemical", "Disease"}
+    assert any(not e.reference for e in chosen)
+    # summarization has no strata: the subset is random, and says so
+    spec, kind, examples = _load(catalog, data_dir, "meqsum")
+    assert kind.strata(spec, examples[0]) is None
+    assert select_examples(examples, 5, 0, "stratified", lambda e: kind.strata(spec, e))[1] == "random"
