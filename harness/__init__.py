@@ -12,6 +12,8 @@ PROJECT = "bioharness"
 #: Decorate plugin functions with this to implement a hook from :mod:`bioharness.hookspecs`.
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
-from bioharness.errors import UsageError  # noqa: E402
+from bioharness.errors import DataError, MissingDependency, UsageError  # noqa: E402
+from bioharness.records import Example  # noqa: E402
+from bioharness.manager import get_reader  # noqa: E402  (readers: plugins build a registered reader by name)
 
-__all__ = ["__version__", "hookimpl", "UsageError", "PROJECT"]
+__all__ = ["__version__", "hookimpl", "UsageError", "DataError", "MissingDependency", "Example", "get_reader", "PROJECT"]

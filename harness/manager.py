@@ -215,6 +215,10 @@ class Hooks:
         return self._collect("register_task_kinds", "task kind")
 
     @cached_property
+    def readers(self) -> Registry:
+        return self._collect("register_readers", "reader")
+
+    @cached_property
     def generators(self) -> Registry:
         return self._collect("register_generators", "generator")
 
@@ -224,7 +228,7 @@ class Hooks:
 
     def validate(self):
         """Collect every registration now, so a duplicate name fails at start-up."""
-        for registry in (self.backends, self.task_kinds, self.generators, self.trainers):
+        for registry in (self.backends, self.task_kinds, self.readers, self.generators, self.trainers):
             len(registry)
 
     def task_dirs(self):
@@ -261,4 +265,22 @@ def load_plugins(names=(), *, defaults=True, entry_points=True, env=None):
         manager.load_entry_points()
     manager.load_named(split_plugin_names([env.get(ENV_PLUGINS, ""), *names]))
     manager.hooks.validate()
+    global _active
+    _active = manager
     return manager
+
+
+_active = None
+
+
+def active_manager():
+    """The manager :func:`load_plugins` built last (the CLI's), else one with the default
+    plugins and entry points; what plugins reach through :func:`get_reader`."""
+    if _active is None:
+        load_plugins()
+    return _active
+
+
+def get_reader(name):
+    """A new instance of the reader registered as ``name`` (unknown: a UsageError listing the known ones)."""
+    return active_manager().hooks.readers.get(name).factory()

@@ -1,10 +1,10 @@
-"""What plugins registered: backends, task kinds, generators, trainers."""
+"""What plugins registered: backends, task kinds, readers, generators, trainers."""
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from bioharness.errors import UsageError
 
-KINDS = ("backend", "task kind", "generator", "trainer")
+KINDS = ("backend", "task kind", "reader", "generator", "trainer")
 
 
 @dataclass(frozen=True)
