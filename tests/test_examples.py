@@ -157,10 +157,12 @@ def test_generic_format_example_runs_installed_and_from_its_path(name, tmp_path_
     metrics = json.loads((folder / "metrics.json").read_text())
     assert len(rows) == min(10, total) and metrics["n"] == len(rows) and metrics["headline"] == headline
     if name == "conll_ner_plugin":
-        # all 10 sentences, 21 gold mentions of 5 types; one dev sentence shown as the shot
+        # all 10 sentences, 21 gold mentions of 5 types; the shot is a dev sentence, in 'type: mention' lines
         assert sum(len(r["reference"]) for r in rows) == 21
         assert {f"f1_strict_{t}" for t in ("protein", "DNA", "RNA", "cell_line", "cell_type")} <= set(metrics["metrics"])
-        assert "Sentence: IL-4 induces germline epsilon transcripts in human B cells ." in rows[0]["prompt"][0]["prompt"]
+        shot = ("Sentence: The THP-1 cell line expresses the CD14 receptor .\nEntities: cell_line: THP-1 cell line\n"
+                "protein: CD14 receptor\n\n")
+        assert all(shot in r["prompt"][0]["prompt"] for r in rows)
     else:
         # 10 of the 14 chemical-disease concept pairs (5 of them CID), chosen with the seed
         assert all(r["reference"] in ("CID", "none") for r in rows)
