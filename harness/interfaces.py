@@ -78,9 +78,11 @@ class Reader(Protocol):
     * ``splits``: the splits it reads without ``data.files`` naming them (readers of one
       dataset with a known layout); empty for format readers.
     * ``default_files(split, **options)``: those files, relative to the data directory.
-    * ``read(files, split, kind, **options)``: the examples, ids unique and stable, every
-      ``meta["source"]`` saying where the example came from (``file:line`` or a document
-      id). Malformed input raises :class:`bioharness.DataError` naming the file and line.
+    * ``read(files, split, kind, root=None, **options)``: the examples for a task of
+      ``kind``, ids unique and stable, every ``meta["source"]`` saying where the example
+      came from (``file:line`` relative to ``root``, or a document id). Malformed input
+      raises :class:`bioharness.DataError` naming the file and line.
+    * ``needs_files`` (optional, default true): false for a reader of no files (a hub).
     """
 
     options: Mapping[str, tuple]
@@ -89,7 +91,8 @@ class Reader(Protocol):
 
     def default_files(self, split: str, **options) -> list[str]: ...
 
-    def read(self, files: Sequence[Path], split: str, kind: str, **options) -> list[Example]: ...
+    def read(self, files: Sequence[Path], split: str, kind: str, root: Path | None = None,
+             **options) -> list[Example]: ...
 
 
 #: Called once per unit of work written (an instruction, a log entry): feeds ``on_sample``.

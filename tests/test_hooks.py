@@ -140,6 +140,9 @@ def test_hook_register_readers(tmp_path):
     assert generic <= set(readers.names()) and {"medqa", "bc2gm", "ddi2013", "aci_bench"} <= set(readers.names())
     assert len(readers) == len(generic) + 18
     assert {r.plugin for r in readers} == {"bioharness.plugins.bionlp"}
+    from bioharness.interfaces import Reader
+
+    assert all(isinstance(r.factory(), Reader) for r in readers)
     reader = readers.get("pubtator").factory()
     assert reader.kinds == ("ner", "re") and "pairs" in reader.options and reader.splits == ()
     # a second plugin registering a taken name: one error naming both plugins
