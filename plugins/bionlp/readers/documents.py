@@ -176,8 +176,6 @@ def _bioc_document(item, path, label) -> Document:
                              next((infons[k] for k in _TYPE_INFONS if infons.get(k)), ""), ids)
                 annotations[str(a.get("id"))] = doc.mentions[-1]
     except (KeyError, TypeError, ValueError) as exc:
-        if isinstance(exc, DataError):
-            raise
         raise DataError(path, where, f"malformed passage or annotation ({type(exc).__name__}: {exc})") from None
     rels = list(item.get("relations") or ()) + [r for p in item.get("passages") or () for r in p.get("relations") or ()]
     for r in rels:
@@ -235,6 +233,10 @@ def mark(text: str, spans) -> str:
     return text
 
 
+def _entity(concept: dict) -> dict:
+    return {k: concept[k] for k in ("id", "type", "text", "mentions")}
+
+
 def relation_examples(docs, keep=None, rename=None, pairs=None, relations=None, negative="none", directed=False,
                       negative_ratio=None, seed=13) -> list[Example]:
     """Candidate concept pairs of every document (see the module docstring); with
@@ -266,11 +268,10 @@ def relation_examples(docs, keep=None, rename=None, pairs=None, relations=None, 
                         continue
                     label = stated.get((c1["id"], c2["id"])) or (None if directed else stated.get((c2["id"], c1["id"])))
                     spans = [(s, e, "E1") for s, e in c1["spans"]] + [(s, e, "E2") for s, e in c2["spans"]]
-                    entity = lambda c: {k: c[k] for k in ("id", "type", "text", "mentions")}  # noqa: E731
                     out.append(Example(
                         id=f"{doc.id}|{c1['id']}|{c2['id']}",
-                        inputs={"text": doc.text, "text_marked": mark(doc.text, spans), "e1": entity(c1),
-                                "e2": entity(c2)},
+                        inputs={"text": doc.text, "text_marked": mark(doc.text, spans), "e1": _entity(c1),
+                                "e2": _entity(c2)},
                         reference=label or negative,
                         meta={"document": doc.id, "source": doc.source},
                     ))

@@ -3,7 +3,6 @@ written here, and YAML-only tasks over them evaluated on the tiny model."""
 import json
 import textwrap
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
