@@ -127,14 +127,16 @@ class TaskSpec:
 
 def data_status(spec, data_dir) -> str:
     """``local`` when every listed data file is found (under ``data_dir`` or beside the spec),
-    ``hub (<id>)`` when only the spec's hub fallback can serve it, else ``missing`` with what
-    was looked for."""
+    ``hub (<id>)`` when only the spec's hub fallback can serve it, ``no files listed`` when
+    the reader alone knows, else ``missing`` with what was looked for."""
     listed, files = spec.listed_files(), spec.data_files(data_dir)
     if listed and len(files) == len(listed) and all(f.exists() for f in files):
         return "local"
     hub = spec.data.get("hf")
     if hub:
         return f"hub ({hub.get('path')})"
+    if not listed:  # a hub reader, or a dataset reader's own layout
+        return f"no files listed (reader {spec.data['reader']})"
     if data_dir is None and not files:
         return "missing (no data directory: set --data-dir or BIOHARNESS_DATA)"
     missing = [str(f) for f in files if not f.exists()] or listed

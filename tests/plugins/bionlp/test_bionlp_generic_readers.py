@@ -483,3 +483,20 @@ def test_malformed_data_is_one_line_naming_file_and_line(files, tmp_path, capsys
                  "--out", str(tmp_path / "runs")])
     err = capsys.readouterr().err
     assert code == 2 and err == f"Error: {tmp_path / 'tasks' / 'corpus' / 'iob1.txt'}:10: expected 3 columns, found 2 field(s)\n"
+
+
+def test_hf_task_offline_is_one_line_at_eval(tmp_path, capsys, monkeypatch, tiny_llama_dir):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    plugin = _write_plugin(tmp_path, {"hub_qa": """
+        kind: mcqa
+        category: qa
+        data: {reader: hf, split: test, options: {path: org/qa, fields: {question: q, options: opts, answer: a}}}
+        prompt: {template: "{question}"}
+        metrics: [accuracy]
+        """})
+    assert main(["--plugins", str(plugin), "tasks", "--json"]) == 0
+    assert {t["name"]: t["data"] for t in json.loads(capsys.readouterr().out)}["hub_qa"] == "no files listed (reader hf)"
+    code = main(["--plugins", str(plugin), "eval", "--model", f"hf:{tiny_llama_dir}", "--tasks", "hub_qa",
+                 "--out", str(tmp_path / "runs")])
+    assert (code, capsys.readouterr().err) == (2, "Error: reader hf: dataset org/qa not loaded: HF_HUB_OFFLINE is set "
+                                                  "(unset it, or use a local copy with another reader)\n")
