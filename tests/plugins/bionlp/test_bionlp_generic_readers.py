@@ -500,3 +500,17 @@ def test_hf_task_offline_is_one_line_at_eval(tmp_path, capsys, monkeypatch, tiny
                  "--out", str(tmp_path / "runs")])
     assert (code, capsys.readouterr().err) == (2, "Error: reader hf: dataset org/qa not loaded: HF_HUB_OFFLINE is set "
                                                   "(unset it, or use a local copy with another reader)\n")
+
+
+def test_a_gold_label_outside_the_task_labels_is_one_line(files, tmp_path):
+    body = TASKS["mini_pubtator"].replace("labels: [CID, none], negative: none", "labels: [CID, unrelated], "
+                                          "negative: unrelated")
+    plugin = _write_plugin(tmp_path, {"mini_pubtator": body.replace('none: "no"', 'unrelated: "no"')})
+    (tmp_path / "tasks" / "corpus").symlink_to(files)
+    from bioharness.taskspec import TaskCatalog
+
+    catalog = TaskCatalog(load_plugins([str(plugin)], env={}).hooks)
+    with pytest.raises(DataError) as err:
+        catalog.kind("re").load(catalog.specs["mini_pubtator"], None, "test")
+    assert str(err.value) == (f"{tmp_path / 'tasks' / 'mini_pubtator.yaml'}:options.labels: corpus/docs.pubtator:1 "
+                              "has label 'none', not one of ['CID', 'unrelated']")
