@@ -236,7 +236,7 @@ def _read_ddi2013(files: list[Path], split: str, root: Path | None = None) -> li
                     inputs={"text": sent["text"], "text_marked": _mark(sent["text"], e1, e2), "e1": e1, "e2": e2},
                     reference=label,
                     meta={"document": doc["id"], "sentence": sent["id"], "collection": path.parent.name,
-                          "source": _rel(path, root)},
+                          "source": f"{_rel(path, root)}:{pair['id']}"},
                 ))
     return out
 
