@@ -252,11 +252,21 @@ class Hooks:
         self._pm.hook.on_sample(stage=stage, record=record)
 
 
+_active = None  # the manager load_plugins built last: the one get_backend/resolve_model use
+
+
+def active_hooks() -> Hooks:
+    """The hooks of the plugin manager in use (the CLI's), loading the plugins if none is."""
+    return (_active or load_plugins()).hooks
+
+
 def load_plugins(names=(), *, defaults=True, entry_points=True, env=None):
-    """Build a :class:`PluginManager` with the defaults, entry points and named plugins.
+    """Build a :class:`PluginManager` with the defaults, entry points and named plugins, and
+    make it the active one (see :func:`active_hooks`).
 
     ``names`` adds to ``BIOHARNESS_PLUGINS`` (read from ``env``, default ``os.environ``).
     """
+    global _active
     env = os.environ if env is None else env
     manager = PluginManager()
     if defaults:
@@ -265,22 +275,11 @@ def load_plugins(names=(), *, defaults=True, entry_points=True, env=None):
         manager.load_entry_points()
     manager.load_named(split_plugin_names([env.get(ENV_PLUGINS, ""), *names]))
     manager.hooks.validate()
-    global _active
     _active = manager
     return manager
 
 
-_active = None
-
-
-def active_manager():
-    """The manager :func:`load_plugins` built last (the CLI's), else one with the default
-    plugins and entry points; what plugins reach through :func:`get_reader`."""
-    if _active is None:
-        load_plugins()
-    return _active
-
-
 def get_reader(name):
-    """A new instance of the reader registered as ``name`` (unknown: a UsageError listing the known ones)."""
-    return active_manager().hooks.readers.get(name).factory()
+    """A new instance of the reader registered as ``name``, through the active plugin
+    manager (an unknown name: one line listing the known ones)."""
+    return active_hooks().readers.get(name).factory()
