@@ -33,3 +33,4 @@ from bioharness.tokens import (  # noqa: E402  (shared by the backends: identica
 # decontamination, comparison and reports (for `run` and the report plugin)
 from bioharness.compare import collect as collect_results, compare as compare_models, model_name, write_reports  # noqa: E402,E501
 from bioharness.decontam import decontaminate, task_texts  # noqa: E402
+from bioharness.manager import get_reader  # noqa: E402  (readers: plugins build a registered reader by name)

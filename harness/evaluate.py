@@ -74,6 +74,8 @@ def data_hash(spec, data_dir) -> str:
         elif path.is_dir():
             for sub in sorted(p for p in path.rglob("*") if p.is_file()):
                 digest.update(sha256_file(sub).encode())
+    if spec.data.get("options"):  # reader options change the examples
+        digest.update(repr(sorted(spec.data["options"].items())).encode())
     if not spec.data_files(data_dir) and spec.data.get("hf"):
         digest.update(repr(sorted(spec.data["hf"].items())).encode())
     return digest.hexdigest()[:16]

@@ -78,6 +78,16 @@ def register_task_kinds(register):
 
 
 @hookspec
+def register_readers(register):
+    """Register data readers; called once at start-up.
+
+    ``factory() -> Reader`` following :class:`bioharness.interfaces.Reader`. A task spec's
+    ``data.reader`` names one of these; it reads the files the spec lists in ``data.files``
+    (per split) with the options in ``data.options``.
+    """
+
+
+@hookspec
 def task_dirs():
     """Return an iterable of folders holding task specs (``*.yaml``), or None.
 

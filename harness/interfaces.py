@@ -68,6 +68,39 @@ class TaskKind(Protocol):
     def metrics(self, spec: Any, sums: Mapping[str, float], n: int) -> Mapping[str, float]: ...
 
 
+@runtime_checkable
+class Reader(Protocol):
+    """Reads the examples of one split from the files a task spec names.
+
+    A spec says ``data: {reader: NAME, split: S, files: ..., options: {...}}``;
+    ``data.files`` is a list (the files of ``split``) or a mapping split -> list, each path
+    relative to the data directory or, failing that, to the spec's folder.
+
+    * ``options``: option name -> (accepted type or tuple of types, one-line description);
+      ``data.options`` may set only these (an unknown one or a wrong type is a one-line
+      ``spec:data.options.KEY`` error). ``check(options)`` (optional) rejects bad values by
+      raising ``ValueError("KEY: what was expected")``.
+    * ``kinds``: the task kinds whose examples it yields (empty: any kind).
+    * ``splits``: the splits it reads without ``data.files`` naming them (readers of one
+      dataset with a known layout); empty for format readers.
+    * ``default_files(split, **options)``: those files, relative to the data directory.
+    * ``read(files, split, kind, root=None, **options)``: the examples for a task of
+      ``kind``, ids unique and stable, every ``meta["source"]`` saying where the example
+      came from (``file:line`` relative to ``root``, or a document id). Malformed input
+      raises :class:`bioharness.DataError` naming the file and line.
+    * ``needs_files`` (optional, default true): false for a reader of no files (a hub).
+    """
+
+    options: Mapping[str, tuple]
+    kinds: tuple
+    splits: tuple
+
+    def default_files(self, split: str, **options) -> list[str]: ...
+
+    def read(self, files: Sequence[Path], split: str, kind: str, root: Path | None = None,
+             **options) -> list[Example]: ...
+
+
 #: Called once per unit of work written (an instruction, a log entry): feeds ``on_sample``.
 OnRecord = Callable[[Mapping[str, Any]], None]
 

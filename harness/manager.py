@@ -216,11 +216,12 @@ class Hooks:
     generators = cached_property(lambda self: self._collect("register_generators", "generator"))
     trainers = cached_property(lambda self: self._collect("register_trainers", "trainer"))
 
+    readers = cached_property(lambda self: self._collect("register_readers", "reader"))
     reporters = cached_property(lambda self: self._collect("register_reporters", "reporter"))
 
     def validate(self):
         """Collect every registration now, so a duplicate name fails at start-up."""
-        for registry in (self.backends, self.task_kinds, self.generators, self.trainers, self.reporters):
+        for registry in (self.backends, self.task_kinds, self.readers, self.generators, self.trainers, self.reporters):
             len(registry)
 
     def task_dirs(self):
@@ -275,3 +276,9 @@ def load_plugins(names=(), *, defaults=True, entry_points=True, env=None):
     manager.hooks.validate()
     _active = manager
     return manager
+
+
+def get_reader(name):
+    """A new instance of the reader registered as ``name``, through the active plugin
+    manager (an unknown name: one line listing the known ones)."""
+    return active_hooks().readers.get(name).factory()

@@ -1,11 +1,11 @@
-"""What plugins registered: backends, task kinds, generators, trainers, reporters."""
+"""What plugins registered: backends, task kinds, readers, generators, trainers, reporters."""
 import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from bioharness.errors import PluginError, UsageError
 
-KINDS = ("backend", "task kind", "generator", "trainer", "reporter")
+KINDS = ("backend", "task kind", "reader", "generator", "trainer", "reporter")
 
 
 @dataclass(frozen=True)

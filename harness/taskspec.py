@@ -34,7 +34,8 @@ FIELDS = {
 DATA_FIELDS = {
     "reader": (True, str, "the reader of the original format"),
     "split": (True, str, "which split of the data"),
-    "files": (False, list, "files relative to the data directory"),
+    "files": (False, (list, dict), "files relative to the data directory (or the spec's folder): a list, or split -> list"),
+    "options": (False, dict, "the reader's options"),
     "hf": (False, dict, "Hugging Face dataset fallback: {path, name, split}"),
 }
 PROMPT_FIELDS = {
@@ -66,6 +67,10 @@ def _check(mapping, fields, path, prefix=""):
                 raise DataError(path, f"{prefix}{key}", f"missing required key ({desc})")
             continue
         value = mapping[key]
+        if isinstance(typ, tuple):
+            if not isinstance(value, typ):
+                raise DataError(path, f"{prefix}{key}", f"expected {' or '.join(t.__name__ for t in typ)}, got {type(value).__name__}")
+            continue
         ok = isinstance(value, typ) or (typ is float and isinstance(value, int) and not isinstance(value, bool))
         if typ is int and isinstance(value, bool):
             ok = False
@@ -100,23 +105,42 @@ class TaskSpec:
         payload = {"prompt": dict(self.prompt), "options": dict(self.options), "generation": dict(self.generation)}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
-    def data_files(self, data_dir):
-        return [Path(data_dir) / f for f in self.data.get("files", ())] if data_dir else []
+    def listed_files(self, split=None):
+        """The names ``data.files`` gives for ``split`` (default: the task's own split)."""
+        files = self.data.get("files") or ()
+        if isinstance(files, dict):
+            return list(files.get(split or self.split) or ())
+        return list(files) if (split or self.split) == self.split else []
+
+    def data_files(self, data_dir, split=None):
+        """The listed files of ``split``: under ``data_dir`` if there, else beside the spec."""
+        out = []
+        for name in self.listed_files(split):
+            path = Path(data_dir) / name if data_dir else None
+            beside = self.path.parent / name if self.path is not None else None
+            if (path is None or not path.exists()) and beside is not None and beside.exists():
+                path = beside
+            if path is not None:
+                out.append(path)
+        return out
 
 
 def data_status(spec, data_dir) -> str:
-    """``local`` when every data file is under ``data_dir``, ``hub (<id>)`` when only the
-    spec's hub fallback can serve it, else ``missing`` with what was looked for."""
-    files = spec.data_files(data_dir)
-    if files and all(f.exists() for f in files):
+    """``local`` when every listed data file is found (under ``data_dir`` or beside the spec),
+    ``hub (<id>)`` when only the spec's hub fallback can serve it, ``no files listed`` when
+    the reader alone knows, else ``missing`` with what was looked for."""
+    listed, files = spec.listed_files(), spec.data_files(data_dir)
+    if listed and len(files) == len(listed) and all(f.exists() for f in files):
         return "local"
     hub = spec.data.get("hf")
     if hub:
         return f"hub ({hub.get('path')})"
-    if data_dir is None:
+    if not listed:  # a hub reader, or a dataset reader's own layout
+        return f"no files listed (reader {spec.data['reader']})"
+    if data_dir is None and not files:
         return "missing (no data directory: set --data-dir or BIOHARNESS_DATA)"
-    missing = [str(f) for f in files if not f.exists()]
-    return f"missing ({', '.join(missing)})"
+    missing = [str(f) for f in files if not f.exists()] or listed
+    return f"missing ({', '.join(map(str, missing))})"
 
 
 def load_spec(path, plugin=None) -> TaskSpec:
@@ -136,6 +160,10 @@ def load_spec(path, plugin=None) -> TaskSpec:
         raise DataError(path, "category", f"{raw['category']!r} is not one of {', '.join(CATEGORIES)}")
     if not raw["metrics"] or not all(isinstance(m, str) for m in raw["metrics"]):
         raise DataError(path, "metrics", "expected a non-empty list of metric names")
+    files = raw["data"].get("files")
+    for split, names in (files.items() if isinstance(files, dict) else [(None, files or [])]):
+        if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+            raise DataError(path, "data.files" + (f".{split}" if split else ""), "expected a list of file names")
     if raw["prompt"].get("num_fewshot", 0) < 0:
         raise DataError(path, "prompt.num_fewshot", "must be >= 0")
     if raw["prompt"].get("num_fewshot", 0) and "fewshot_split" not in raw["prompt"]:

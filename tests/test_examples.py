@@ -104,3 +104,67 @@ def test_the_new_task_kind_scores_by_hand():
     assert [s.prediction for s in scores] == ["Twice daily.", "deep vein clot"]
     assert [dict(s.values) for s in scores] == [{"exact": 1, "f1": 1.0}, {"exact": 0, "f1": pytest.approx(2 / 3)}]
     assert kind.metrics(None, {"exact": 1, "f1": 5 / 3}, 2) == {"exact_match": 0.5, "token_f1": pytest.approx(5 / 6)}
+
+
+# --------------------------------------------------------------------------- YAML-only tasks in generic formats
+# Each installed into a target of its own, so that one example's failure does not hide the other's.
+
+NEW_EXAMPLES = {  # example folder -> (entry point, task, examples, headline)
+    "conll_ner_plugin": ("jnlpba_mini", "jnlpba_mini", 10, "f1_strict"),
+    "pubtator_re_plugin": ("cdr_mini", "cdr_mini", 14, "micro_f1"),
+}
+_sites = {}
+
+
+def installed(name, tmp_path_factory):
+    if name not in _sites:
+        target = tmp_path_factory.mktemp(f"site-{name}")
+        source = tmp_path_factory.mktemp("src") / name
+        subprocess.run(["cp", "-r", str(EXAMPLES / name), str(source)], check=True)
+        result = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                                 "--no-build-isolation", "--target", str(target), str(source)],
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-2000:]
+        _sites[name] = target
+    return _sites[name]
+
+
+def _tasks(site, *args):
+    result = bioharness(site, *args, "tasks", "--json")
+    assert result.returncode == 0, result.stderr
+    return {t["name"]: t for t in json.loads(result.stdout)}
+
+
+@pytest.mark.parametrize("name", sorted(NEW_EXAMPLES))
+def test_generic_format_example_runs_installed_and_from_its_path(name, tmp_path_factory, tiny_llama_dir, tmp_path):
+    entry, task, total, headline = NEW_EXAMPLES[name]
+    site = installed(name, tmp_path_factory)
+    plugins = {p["name"]: p for p in json.loads(bioharness(site, "plugins", "--json").stdout)}
+    assert plugins[entry]["hooks"] == ["task_dirs"]
+    # no data directory: the data ships beside the YAML
+    tasks = _tasks(site)
+    assert tasks[task]["plugin"] == entry and tasks[task]["data"] == "local"
+    # the same plugin from its path, not installed
+    init = EXAMPLES / name / f"bioharness_{entry}" / "__init__.py"
+    from_path = _tasks(tmp_path, "--plugins", init)
+    assert from_path[task]["data"] == "local" and from_path[task]["kind"] == tasks[task]["kind"]
+    out = tmp_path / "runs"
+    result = bioharness(site, "eval", "--model", f"hf:{tiny_llama_dir}", "--tasks", task, "--limit", 10, "--out", out,
+                        "--bootstrap", 100)
+    assert result.returncode == 0, result.stderr[-2000:]
+    folder = out / "eval" / f"hf__{tiny_llama_dir.name}" / task
+    rows = [json.loads(line) for line in (folder / "samples.jsonl").read_text().splitlines()]
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert len(rows) == min(10, total) and metrics["n"] == len(rows) and metrics["headline"] == headline
+    if name == "conll_ner_plugin":
+        # all 10 sentences, 21 gold mentions of 5 types; the shot is a dev sentence, in 'type: mention' lines
+        assert sum(len(r["reference"]) for r in rows) == 21
+        assert {f"f1_strict_{t}" for t in ("protein", "DNA", "RNA", "cell_line", "cell_type")} <= set(metrics["metrics"])
+        shot = ("Sentence: The THP-1 cell line expresses the CD14 receptor .\nEntities: cell_line: THP-1 cell line\n"
+                "protein: CD14 receptor\n\n")
+        assert all(shot in r["prompt"][0]["prompt"] for r in rows)
+    else:
+        # 10 of the 14 chemical-disease concept pairs (5 of them CID), chosen with the seed
+        assert all(r["reference"] in ("CID", "none") for r in rows)
+        assert all(r["id"].count("|") == 2 for r in rows)
+        assert "[E1]" in rows[0]["prompt"][0]["prompt"] and "[E2]" in rows[0]["prompt"][0]["prompt"]

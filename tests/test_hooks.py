@@ -133,6 +133,26 @@ def test_hook_register_task_kinds(observer):
     assert manager.hooks.task_kinds.get("echo").target is module.EchoKind
 
 
+def test_hook_register_readers(tmp_path):
+    manager = load_plugins(env={})
+    readers = manager.hooks.readers
+    generic = {"conll", "pubtator", "bioc", "jsonl", "json", "csv", "tsv", "xlsx", "hf"}
+    assert generic <= set(readers.names()) and {"medqa", "bc2gm", "ddi2013", "aci_bench"} <= set(readers.names())
+    assert len(readers) == len(generic) + 18
+    assert {r.plugin for r in readers} == {"bioharness.plugins.bionlp"}
+    from bioharness.interfaces import Reader
+
+    assert all(isinstance(r.factory(), Reader) for r in readers)
+    reader = readers.get("pubtator").factory()
+    assert reader.kinds == ("ner", "re") and "pairs" in reader.options and reader.splits == ()
+    # a second plugin registering a taken name: one error naming both plugins
+    clash = tmp_path / "clash.py"
+    clash.write_text("from bioharness import hookimpl\n\n@hookimpl\ndef register_readers(register):\n"
+                     "    register('conll', object)\n")
+    with pytest.raises(Exception, match="reader 'conll' is registered by two plugins"):
+        load_plugins([str(clash)], env={})
+
+
 def test_hook_task_dirs(observer):
     manager, module = observer
     dirs = manager.hooks.task_dirs()

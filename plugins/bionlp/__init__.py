@@ -1,5 +1,6 @@
 """The ``bionlp`` plugin: the task kinds ``mcqa``, ``ner``, ``re`` and ``summarization``,
-readers of the original BioNLP data formats, their metrics and the LLM judge.
+readers of generic formats (``conll``, ``pubtator``, ``bioc``, ``jsonl``, ``json``, ``csv``,
+``tsv``, ``xlsx``, ``hf``) and of the BioNLP datasets, their metrics and the LLM judge.
 
 The built-in task specs (``tasks/*.yaml``) ship with this plugin, beside the kinds they name. Importing it is cheap: the kinds (and rouge-score, openpyxl) are imported
 when a task is built.
@@ -30,6 +31,14 @@ def _factory(name):
 def register_task_kinds(register):
     for name, description in DESCRIPTIONS.items():
         register(name, _factory(name), description=description)
+
+
+@hookimpl
+def register_readers(register):
+    from bioharness.plugins.bionlp.readers import all_readers
+
+    for name, factory, description in all_readers():
+        register(name, factory, description=description)
 
 
 @hookimpl

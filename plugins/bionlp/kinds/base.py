@@ -5,8 +5,11 @@ its spec (``bioharness.taskspec.TaskSpec``), so one instance serves every task o
 
 Data loading (:meth:`BionlpKind.load`) looks in this order:
 
-1. the data directory (``--data-dir`` / ``BIOHARNESS_DATA``): the spec's ``data.reader``
-   (a name of :data:`bioharness.plugins.bionlp.readers.READERS`) reads the original files;
+1. the files: the spec's ``data.reader`` (any registered reader, see
+   :class:`bioharness.interfaces.Reader`) reads the files ``data.files`` lists for the split
+   (found under the data directory, ``--data-dir`` / ``BIOHARNESS_DATA``, or beside the
+   spec), or a dataset reader's default files under the data directory, with the options
+   in ``data.options``;
 2. the spec's ``data.hf`` fallback, for the readers that have a converter in
    :mod:`bioharness.plugins.bionlp.hub` (only when the ``datasets`` package is installed and
    ``HF_HUB_OFFLINE`` is not set);
@@ -20,16 +23,14 @@ space and its answer (:meth:`BionlpKind.shot_answer`), joined by
 """
 from __future__ import annotations
 
-import inspect
 import os
 import string
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from bioharness import DataError, Request, UsageError
+from bioharness import DataError, Request, UsageError, get_reader
 
 from .. import hub
-from ..readers import READERS, _resolve_split
 
 ENV_DATA = "BIOHARNESS_DATA"
 
@@ -45,14 +46,10 @@ class BionlpKind:
 
     #: the registered name (``mcqa``, ``ner``, ...)
     name = ""
-    #: option key -> (accepted type(s), description); every kind also takes ``reader_args``
+    #: option key -> (accepted type(s), description)
     OPTIONS: Mapping[str, tuple] = {}
     #: ``max_new_tokens`` when the spec's ``generation`` does not say
     default_max_new_tokens = 256
-
-    COMMON_OPTIONS = {
-        "reader_args": (dict, "keyword arguments for the reader (e.g. subjects for mmlu_medical)"),
-    }
 
     def __init__(self):
         self._validated = set()
@@ -66,28 +63,9 @@ class BionlpKind:
         if key in self._validated:
             return
         path = spec.path
-        known = {**self.COMMON_OPTIONS, **self.OPTIONS}
-        for name, value in spec.options.items():
-            if name not in known:
-                raise DataError(path, f"options.{name}",
-                                f"unknown option for task kind {self.name!r} (expected one of: {', '.join(known)})")
-            types = known[name][0]
-            if not isinstance(value, types) or (isinstance(value, bool) and bool not in _as_tuple(types)):
-                raise DataError(path, f"options.{name}", f"expected {_type_name(types)}, got {type(value).__name__}")
+        _check_types(path, "options", spec.options, self.OPTIONS, f"option for task kind {self.name!r}")
         reader = self._reader(spec)
-        for split_key, split in (("data.split", spec.split), ("prompt.fewshot_split", spec.prompt.get("fewshot_split"))):
-            if split is None:
-                continue
-            try:
-                _resolve_split(reader.name, split, reader.splits)
-            except UsageError:
-                raise DataError(path, split_key, f"reader {reader.name!r} has no split {split!r} "
-                                                 f"(choose from {', '.join(reader.splits)})") from None
-        params = set(inspect.signature(reader.fn).parameters) - {"data_dir", "split"}
-        for name in spec.options.get("reader_args", {}):
-            if name not in params:
-                raise DataError(path, f"options.reader_args.{name}", f"reader {reader.name!r} takes no argument "
-                                                                     f"{name!r} (it takes: {', '.join(sorted(params)) or 'none'})")
+        self._validate_reader(spec, reader)
         self._validate_hub(spec, reader)
         self._validate_template(spec)
         self._validate_generation(spec)
@@ -112,13 +90,40 @@ class BionlpKind:
 
     def _reader(self, spec):
         name = spec.data["reader"]
-        if name not in READERS:
-            raise DataError(spec.path, "data.reader", f"unknown reader {name!r} (known: {', '.join(sorted(READERS))})")
-        reader = READERS[name]
-        if reader.kind != self.name:
-            raise DataError(spec.path, "data.reader", f"reader {name!r} reads {reader.kind} data, "
+        try:
+            reader = get_reader(name)
+        except UsageError as exc:
+            raise DataError(spec.path, "data.reader", str(exc)) from None
+        kinds = tuple(getattr(reader, "kinds", ()) or ())
+        if kinds and self.name not in kinds:
+            raise DataError(spec.path, "data.reader", f"reader {name!r} reads {' or '.join(kinds)} data, "
                                                       f"not data for task kind {self.name!r}")
         return reader
+
+    def _validate_reader(self, spec, reader):
+        """``data.options`` against the reader's options; every split read has files."""
+        path, name = spec.path, spec.data["reader"]
+        options = spec.data.get("options") or {}
+        _check_types(path, "data.options", options, getattr(reader, "options", {}) or {}, f"option of reader {name!r}")
+        try:
+            getattr(reader, "check", lambda options: None)(options)
+        except ValueError as exc:
+            key, _, problem = str(exc).partition(": ")
+            raise DataError(path, f"data.options.{key}", problem or key) from None
+        splits = tuple(getattr(reader, "splits", ()) or ())
+        for split_key, split in (("data.split", spec.split), ("prompt.fewshot_split", spec.prompt.get("fewshot_split"))):
+            if split is None:
+                continue
+            if splits:
+                try:
+                    reader.default_files(split, **options)
+                except UsageError:
+                    raise DataError(path, split_key, f"reader {name!r} has no split {split!r} "
+                                                     f"(choose from {', '.join(splits)})") from None
+            elif not spec.listed_files(split) and getattr(reader, "needs_files", True) and (
+                    split == spec.split or spec.num_fewshot):
+                raise DataError(path, "data.files", f"no files for split {split!r}; list them "
+                                                    f"(files: {{{split}: [...]}})")
 
     def _validate_hub(self, spec, reader):
         fallback = spec.data.get("hf")
@@ -159,28 +164,38 @@ class BionlpKind:
         reader = self._reader(spec)
         if data_dir is None and os.environ.get(ENV_DATA):
             data_dir = Path(os.environ[ENV_DATA])
-        args = dict(spec.options.get("reader_args", {}))
-        files = spec.data_files(data_dir)
-        # the listed files belong to the task's own split; another split (few-shot) is the
-        # reader's business, which names a missing file itself
-        local = data_dir is not None and (split != spec.split or all(f.exists() for f in files))
-        if local:
-            examples = reader(Path(data_dir), split, **args)
+        options = dict(spec.data.get("options") or {})
+        listed = spec.listed_files(split)
+        if listed:
+            files = spec.data_files(data_dir, split)
+        elif getattr(reader, "splits", ()) and data_dir is not None:
+            files = [Path(data_dir) / f for f in reader.default_files(split, **options)]
+        else:
+            files = []
+        found = bool(files) and len(files) >= len(listed) and all(f.exists() for f in files)
+        # a split other than the task's own (few-shot) has no hub fallback: its reader names
+        # a missing file itself
+        if not getattr(reader, "needs_files", True) or found or (files and split != spec.split):
+            root = data_dir if data_dir is not None and all(_under(f, data_dir) for f in files) else spec.path.parent
+            examples = reader.read(files, split, self.name, root=root, **options)
         else:
             problem = hub.unavailable(spec) if split == spec.split else "hub fallbacks serve the task's own split only"
             if problem:
-                raise UsageError(self._missing_message(spec, data_dir, split, files, problem))
-            examples = hub.load(spec, args)
+                raise UsageError(self._missing_message(spec, data_dir, split, listed, files, problem))
+            examples = hub.load(spec, options)
         if examples:
             self.render(spec, examples[0])  # an unknown template field fails now, naming the key
         return examples
 
-    def _missing_message(self, spec, data_dir, split, files, problem):
-        if data_dir is None:
+    def _missing_message(self, spec, data_dir, split, listed, files, problem):
+        if len(files) == len(listed):
+            missing = [name for name, f in zip(listed, files) if not f.exists()] or listed
+        else:
+            missing = listed or [str(f) for f in files if not f.exists()]
+        if data_dir is None and not files:
             where = "no data directory given (set --data-dir or BIOHARNESS_DATA)"
         else:
-            missing = [str(f.relative_to(data_dir)) for f in files if not f.exists()]
-            where = f"looked for {', '.join(missing)} under {data_dir}"
+            where = f"looked for {', '.join(map(str, missing))} under {data_dir}"
         return f"task {spec.name} ({split}): data not found: {where}; {problem}"
 
     # -- 3. prompts and requests -----------------------------------------------------
@@ -235,6 +250,25 @@ class BionlpKind:
 
 def _as_tuple(types):
     return types if isinstance(types, tuple) else (types,)
+
+
+def _check_types(path, prefix, values, known, what):
+    """Every key of ``values`` is in ``known`` (key -> (types, description)) with a value of
+    its type(s); else a DataError naming ``prefix.key``."""
+    for name, value in values.items():
+        if name not in known:
+            raise DataError(path, f"{prefix}.{name}", f"unknown {what} (expected one of: {', '.join(known) or 'none'})")
+        types = known[name][0]
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in _as_tuple(types)):
+            raise DataError(path, f"{prefix}.{name}", f"expected {_type_name(types)}, got {type(value).__name__}")
+
+
+def _under(path, folder) -> bool:
+    try:
+        Path(path).relative_to(folder)
+        return True
+    except ValueError:
+        return False
 
 
 def output_error(output) -> str | None:

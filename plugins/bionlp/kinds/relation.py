@@ -62,6 +62,18 @@ class ReKind(BionlpKind):
         labels = spec.options.get("labels", [])
         return {"micro_f1", "micro_precision", "micro_recall", "macro_f1", "accuracy", *(f"f1_{x}" for x in labels)}
 
+    def load(self, spec, data_dir, split):
+        """The examples, each gold label one of ``options.labels`` (a generic reader's
+        ``negative`` label included), else one line naming the example's source."""
+        examples = super().load(spec, data_dir, split)
+        labels = spec.options["labels"]
+        for example in examples:
+            if example.reference not in labels:
+                where = example.meta.get("source", f"example {example.id}")
+                raise DataError(spec.path, "options.labels", f"{where} has label {example.reference!r}, "
+                                                             f"not one of {list(labels)}")
+        return examples
+
     @staticmethod
     def aliases(spec) -> dict[str, str]:
         table = spec.options.get("aliases") or {}

@@ -384,7 +384,6 @@ options: {options}
     ('{labels: [yes, no, maybe]}', "options.labels", "at least two distinct non-empty strings"),
     ('{labels: "yes"}', "options.labels", "expected list, got str"),
     ('{labels: ["yes", "no"], aliases: {sure: perhaps}}', "options.aliases.sure", "not a label"),
-    ('{reader_args: {subject: x}}', "options.reader_args.subject", "takes no argument"),
 ])
 def test_bad_options_name_the_file_and_key(tmp_path, options, where, words):
     spec, path = _spec_file(tmp_path, BASE.format(options=options))
@@ -400,6 +399,8 @@ def test_other_spec_errors_name_the_key(tmp_path, data_dir):
         (ok.replace("metrics: [accuracy]", "metrics: [acuracy]"), "metrics", "unknown metric 'acuracy'"),
         (ok.replace("split: test,", "split: train,"), "data.split", "has no split 'train'"),
         (ok.replace("reader: pubmedqa", "reader: pubmed"), "data.reader", "unknown reader 'pubmed'"),
+        (ok.replace("split: test,", "split: test, options: {subject: x},"), "data.options.subject",
+         "unknown option of reader 'pubmedqa' (expected one of: none)"),
         (ok.replace("reader: pubmedqa", "reader: bc2gm"), "data.reader", "reads ner data"),
         (ok.replace("files: [pubmedqa/ori_pqal.json]", "files: [pubmedqa/ori_pqal.json], hf: {path: qiaojin/PubMedQA}"),
          "data.hf", "no hub converter for reader 'pubmedqa'"),
