@@ -11,7 +11,7 @@ import sys
 import click
 
 from bioharness import __version__
-from bioharness.errors import UsageError
+from bioharness.errors import Incomplete, UsageError
 
 PLUGINS_OPTION = "--plugins"
 PLUGINS_HELP = (
@@ -103,6 +103,11 @@ def parse_model_args(text):
     return out
 
 
+def wait_option(f):
+    return click.option("--wait", is_flag=True, help="If another process is writing the same run folder, wait "
+                        "for it to finish (default: refuse at once).")(f)
+
+
 def data_dir_option(f):
     return click.option("--data-dir", type=click.Path(file_okay=False, exists=True), envvar="BIOHARNESS_DATA",
                         help="Folder with the original BioNLP data files (default: $BIOHARNESS_DATA).")(f)
@@ -122,10 +127,13 @@ def data_dir_option(f):
 @click.option("--out", type=click.Path(file_okay=False), default="runs", show_default=True, help="Run directory.")
 @click.option("--bootstrap", "resamples", type=click.IntRange(min=100), default=1000, show_default=True,
               help="Bootstrap resamples for the 95% confidence intervals.")
+@click.option("--max-retry-time", type=click.FloatRange(min=0), help="openai backend: seconds one request may "
+              "spend retrying 429/5xx/timeouts before it counts as failed.")
+@wait_option
 @data_dir_option
 @plugins_option
 def eval_command(model, tasks, limit, seed, batch_size, dtype, device, base_url, model_args, judge, out, resamples,
-                 data_dir):
+                 max_retry_time, wait, data_dir):
     """Evaluate a model on BioNLP tasks; writes samples.jsonl and metrics.json per task.
 
     A killed evaluation resumes from the samples already written.
@@ -134,7 +142,7 @@ def eval_command(model, tasks, limit, seed, batch_size, dtype, device, base_url,
 
     from rich.console import Console
 
-    from bioharness.evaluate import EvalSettings, evaluate
+    from bioharness.evaluate import EvalSettings, IncompleteEvaluation, evaluate
     from bioharness.progress import metrics_table, stdout_console
     from bioharness.taskspec import TaskCatalog
 
@@ -142,13 +150,18 @@ def eval_command(model, tasks, limit, seed, batch_size, dtype, device, base_url,
     catalog = TaskCatalog(hooks)
     specs = catalog.select(tasks)
     options = {"batch_size": batch_size, "dtype": dtype, "device": device, "base_url": base_url,
-               **parse_model_args(model_args)}
+               "max_retry_time": max_retry_time, **parse_model_args(model_args)}
     settings = EvalSettings(out=Path(out), data_dir=Path(data_dir) if data_dir else None, limit=limit, seed=seed,
-                            judge=judge, bootstrap_resamples=resamples,
+                            judge=judge, bootstrap_resamples=resamples, wait=wait,
                             backend_options={k: v for k, v in options.items() if v is not None})
     console = Console(stderr=True)
-    results = evaluate(hooks, catalog, model, specs, settings, console=console)
-    stdout_console().print(metrics_table(results, title=f"{model}  ({Path(out) / 'eval'})"))
+    title = f"{model}  ({Path(out) / 'eval'})"
+    try:
+        results = evaluate(hooks, catalog, model, specs, settings, console=console)
+    except IncompleteEvaluation as exc:  # what was scored is shown, then the one-line error
+        stdout_console().print(metrics_table(exc.results, title=title))
+        raise
+    stdout_console().print(metrics_table(results, title=title))
 
 
 @cli.command("run")
@@ -179,8 +192,9 @@ def run_command(config, data_dir):
 @click.option("--models", help="Comma-separated model specs to include (default: all evaluated).")
 @click.option("--bootstrap", "resamples", type=click.IntRange(min=100), default=1000, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@wait_option
 @plugins_option
-def compare_command(out, baseline, models, resamples, seed):
+def compare_command(out, baseline, models, resamples, seed, wait):
     """Models side by side: headline metric per task, difference to a baseline with a
     paired-bootstrap 95% CI (* = the CI excludes 0), mean relative gain per category.
     Writes leaderboard.json."""
@@ -189,9 +203,12 @@ def compare_command(out, baseline, models, resamples, seed):
     from bioharness.compare import compare, leaderboard_table
     from bioharness.taskspec import TaskCatalog
 
+    from bioharness.store import run_lock
+
     catalog = TaskCatalog(get_manager().hooks)
     wanted = [m.strip() for m in models.split(",")] if models else None
-    board = compare(out, catalog, baseline=baseline, models=wanted, resamples=resamples, seed=seed)
+    with run_lock(out, wait=wait):
+        board = compare(out, catalog, baseline=baseline, models=wanted, resamples=resamples, seed=seed)
     from bioharness.progress import stdout_console
 
     console = stdout_console()
@@ -207,16 +224,20 @@ def compare_command(out, baseline, models, resamples, seed):
 @click.option("--baseline", help="Model spec to compare against (recomputes leaderboard.json).")
 @click.option("--samples", type=click.IntRange(min=0), default=5, show_default=True,
               help="Sample transcripts shown per model and task.")
+@wait_option
 @plugins_option
-def report_command(out, baseline, samples):
+def report_command(out, baseline, samples, wait):
     """Write OUT/report.html: leaderboard with CIs, gains per category, category transfer,
     sample transcripts."""
     from bioharness.compare import compare
     from bioharness.report import render
     from bioharness.taskspec import TaskCatalog
 
-    board = compare(out, TaskCatalog(get_manager().hooks), baseline=baseline)
-    click.echo(render(out, board, samples_per_task=samples))
+    from bioharness.store import run_lock
+
+    with run_lock(out, wait=wait):
+        board = compare(out, TaskCatalog(get_manager().hooks), baseline=baseline)
+        click.echo(render(out, board, samples_per_task=samples))
 
 
 @cli.command("tasks")
@@ -317,24 +338,30 @@ def _plugin_stage(stage, registry, selector, help_text):
 
         from bioharness.store import RunDir
 
+        from bioharness.store import run_lock
+
         name = values.pop(selector) or default
+        wait = values.pop("wait")
         if name is None:
             raise UsageError(f"several {registry.kind}s are installed; choose one with --{selector} ({', '.join(names)})")
         reg = registry.get(name)
         mine = {k: v for k, v in values.items() if reg.name in owners.get(k, ())}
         hooks = get_manager().hooks
-        worker = reg.factory(**mine)
-        run_dir = RunDir(Path(out))
-        config = {selector: name, **{k: v for k, v in mine.items()}}
-        hooks.stage_start(stage, run_dir.path, _jsonable(config))
-        result = worker.run(run_dir.path, on_record=lambda record: hooks.sample(stage, record))
-        hooks.stage_end(stage, run_dir.path, _jsonable(result))
+        with run_lock(Path(out), wait=wait):  # before any model loads: an --out that cannot be written fails now
+            worker = reg.factory(**mine)
+            run_dir = RunDir(Path(out))
+            config = {selector: name, **{k: v for k, v in mine.items()}}
+            hooks.stage_start(stage, run_dir.path, _jsonable(config))
+            result = worker.run(run_dir.path, on_record=lambda record: hooks.sample(stage, record))
+            hooks.stage_end(stage, run_dir.path, _jsonable(result))
 
     selector_opt = click.Option([f"--{selector}", selector], type=click.Choice(names), default=default,
                                 show_default=True, help=f"Which {registry.kind} to use.")
     out_opt = click.Option(["--out"], required=True, type=click.Path(file_okay=False),
                            help="Run directory to write (resumed if it exists).")
-    command = click.Command(stage, callback=callback, params=[selector_opt, *params, out_opt], help=help_text)
+    wait_opt = click.Option(["--wait"], is_flag=True, help="If another process is writing the same run folder, "
+                            "wait for it to finish (default: refuse at once).")
+    command = click.Command(stage, callback=callback, params=[selector_opt, *params, out_opt, wait_opt], help=help_text)
     return plugins_option(command)
 
 
@@ -395,7 +422,7 @@ def main(argv=None):
         manager = load_plugins(plugins_from_argv(argv))
         command = build_cli(manager)
         return command.main(args=argv, prog_name="bioharness", obj=manager, standalone_mode=False) or 0
-    except UsageError as exc:
+    except (UsageError, Incomplete) as exc:
         click.echo(f"Error: {exc}", err=True)
         return exc.exit_code
     except click.exceptions.Abort:

@@ -23,3 +23,11 @@ class MissingDependency(UsageError):
         hint = f"pip install 'bioharness[{extra}]'"
         mod = f" (could not import {module!r})" if module else ""
         super().__init__(f"{what} needs the '{extra}' extra{mod}: {hint}")
+
+
+class Incomplete(Exception):
+    """A stage ended with failures (requests that failed): what succeeded is kept, the
+    message says how many failed and the first reason, and the same command retries the
+    rest. The CLI prints it as one line and exits 1."""
+
+    exit_code = 1

@@ -1,0 +1,205 @@
+"""Run folders that survive anything (issue 12): one writer per run folder, failed requests
+are errors and not wrong answers, an adapter changed in place is a new setting, and every
+bad input is one line naming the file, key or path, with nothing written outside --out."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from bioharness.cli import main
+from bioharness.errors import UsageError
+from bioharness.store import LOCK_NAME, RunLocked, run_lock
+
+ENV = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "bioharness.cli", *map(str, args)], capture_output=True, text=True,
+                          env=ENV, timeout=600)
+
+
+def one_line_error(capsys, argv, expected_code=2):
+    """Run the CLI in this process; return its only stderr line (asserting there is one)."""
+    capsys.readouterr()  # what earlier commands printed
+    code = main([str(a) for a in argv])
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == expected_code, err
+    assert "Traceback" not in err
+    assert len(lines) == 1 and lines[0].startswith("Error: "), err
+    return lines[0]
+
+
+def tree(path):
+    """Every file under ``path`` with its bytes (what a failed command must leave alone)."""
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()} \
+        if path.exists() else None
+
+
+def eval_args(model_dir, data_dir, out, limit=10, *extra):
+    return ["eval", "--model", f"hf:{model_dir}", "--tasks", "medqa", "--limit", str(limit), "--data-dir",
+            str(data_dir), "--out", str(out), "--bootstrap", "200", *extra]
+
+
+def results_of(out, model="hf__tiny-llama0", task="medqa"):
+    folder = out / "eval" / model / task
+    samples = [json.loads(line) for line in (folder / "samples.jsonl").read_text().splitlines()]
+    metrics = json.loads((folder / "metrics.json").read_text())
+    return samples, metrics
+
+
+def comparable(samples, metrics):
+    metrics = {k: v for k, v in metrics.items() if k != "written"}
+    return sorted(samples, key=lambda s: s["id"]), metrics
+
+
+# --- 1. the run-folder lock ------------------------------------------------------------------
+
+
+def _wait_for_holder(lock, proc, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if lock.exists() and lock.read_text().strip():
+            return json.loads(lock.read_text())
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    pytest.fail("the first eval never took the lock")
+
+
+def test_second_eval_on_the_same_folder_is_refused_and_the_folder_stays_intact(tiny_llama_dir, data_dir, tmp_path):
+    out = tmp_path / "shared"
+    first = subprocess.Popen([sys.executable, "-m", "bioharness.cli", *eval_args(tiny_llama_dir, data_dir, out)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    holder = _wait_for_holder(out / "eval" / "hf__tiny-llama0" / LOCK_NAME, first)
+    assert holder["pid"] == first.pid and "eval" in holder["command"]
+    second = cli(*eval_args(tiny_llama_dir, data_dir, out))
+    assert first.wait(timeout=600) == 0, first.stderr.read()
+    assert second.returncode == 2
+    assert "Traceback" not in second.stderr
+    line = second.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"Error: {out / 'eval' / 'hf__tiny-llama0'}: in use by PID {first.pid} on ")
+    assert line.endswith("; wait for it to finish, or add --wait to start when it does")
+    # intact: each id once, and the same result as one run alone
+    samples, metrics = results_of(out)
+    assert len(samples) == 10 == len({s["id"] for s in samples}) == metrics["n"]
+    assert cli(*eval_args(tiny_llama_dir, data_dir, tmp_path / "alone")).returncode == 0
+    assert comparable(samples, metrics) == comparable(*results_of(tmp_path / "alone"))
+    assert (out / "eval" / "hf__tiny-llama0" / LOCK_NAME).read_text() == ""  # released
+
+
+def test_with_wait_the_second_eval_waits_then_finds_the_work_done(tiny_llama_dir, data_dir, tmp_path):
+    out = tmp_path / "shared"
+    first = subprocess.Popen([sys.executable, "-m", "bioharness.cli", *eval_args(tiny_llama_dir, data_dir, out, 6)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    _wait_for_holder(out / "eval" / "hf__tiny-llama0" / LOCK_NAME, first)
+    second = cli(*eval_args(tiny_llama_dir, data_dir, out, 6, "--wait"))
+    assert first.wait(timeout=600) == 0
+    assert second.returncode == 0, second.stderr
+    samples, metrics = results_of(out)
+    assert len(samples) == 6 == len({s["id"] for s in samples}) == metrics["n"]
+
+
+def test_a_lock_left_by_a_killed_process_is_taken_over(tmp_path):
+    folder = tmp_path / "run"
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import os, signal, sys
+        from bioharness.store import run_lock
+        with run_lock({str(folder)!r}):
+            print("held", flush=True)
+            sys.stdin.readline()
+    """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=ENV)
+    assert holder.stdout.readline() == "held\n"
+    with pytest.raises(RunLocked, match=f"in use by PID {holder.pid} on "):
+        with run_lock(folder):
+            pass
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(10)
+    taken = []
+    with run_lock(folder, on_takeover=taken.append):
+        assert json.loads((folder / LOCK_NAME).read_text())["pid"] == os.getpid()
+    assert [t["pid"] for t in taken] == [holder.pid]
+
+
+def test_lock_is_reentrant_in_one_process_and_cleans_up_a_folder_it_created(tmp_path):
+    folder = tmp_path / "a" / "b"
+    with run_lock(folder):
+        with run_lock(folder):  # a stage inside `bioharness run`
+            pass
+        assert (folder / LOCK_NAME).exists()
+    assert not (tmp_path / "a").exists()  # nothing was written: no empty folders left
+    (tmp_path / "kept").mkdir()
+    with run_lock(tmp_path / "kept"):
+        (tmp_path / "kept" / "x").write_text("1")
+    assert (tmp_path / "kept" / "x").exists()
+
+
+# --- 2. failed requests are errors, not wrong answers -------------------------------------
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_refused_connection_fails_fast_and_leaves_the_task_incomplete(data_dir, tmp_path):
+    out = tmp_path / "runs"
+    port = free_port()  # bound then closed: nothing listens there
+    start = time.monotonic()
+    done = cli("eval", "--model", "openai:gpt-4o", "--base-url", f"http://127.0.0.1:{port}/v1", "--tasks", "medqa",
+               "--limit", "4", "--data-dir", data_dir, "--out", out)
+    elapsed = time.monotonic() - start
+    assert done.returncode == 1
+    assert elapsed < 30  # was 7 attempts with backoff per request: minutes
+    assert "Traceback" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: 1 task(s) incomplete (medqa 4 failed); first error: connection error: "
+                           "ConnectionRefusedError: ")
+    assert last.endswith("(after 2 attempts). Nothing failed was scored; run the same command again to retry "
+                         "those samples")
+    folder = out / "eval" / "openai__gpt-4o" / "medqa"
+    assert not (folder / "metrics.json").exists() and not (folder / "samples.jsonl").exists()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["complete"] is False and manifest["result"]["errors"] == 4
+    assert "0 (incomplete)" in done.stdout and "errors" in done.stdout  # n scored, and the errors column
+
+
+# --- 3. an adapter changed in place ----------------------------------------------------------
+
+
+def save_adapter(model_dir, path, seed, **overrides):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    options = dict(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], lora_dropout=0.0, init_lora_weights=False,
+                   task_type="CAUSAL_LM")
+    options.update(overrides)
+    get_peft_model(model, LoraConfig(**options)).save_pretrained(path)
+    return path
+
+
+def test_adapter_changed_in_place_is_not_reused(tiny_llama_dir, data_dir, tmp_path, capsys):
+    adapter = save_adapter(tiny_llama_dir, tmp_path / "adapter", seed=1)
+    args = ["eval", "--model", f"hf:{tiny_llama_dir}+{adapter}", "--tasks", "medqa", "--limit", "4", "--data-dir",
+            data_dir, "--bootstrap", "200"]
+    assert main([*map(str, args), "--out", str(tmp_path / "runs")]) == 0
+    first, _ = results_of(tmp_path / "runs", "hf__tiny-llama0__adapter")
+    save_adapter(tiny_llama_dir, adapter, seed=2)  # retrained: new weights, same path
+    line = one_line_error(capsys, [*args, "--out", tmp_path / "runs"])
+    assert line == (f"Error: {tmp_path / 'runs' / 'eval' / 'hf__tiny-llama0__adapter' / 'medqa'} holds results of a "
+                    "different setting (changed: adapter_sha256); use another --out or remove that folder")
+    assert main([*map(str, args), "--out", str(tmp_path / "again")]) == 0
+    second, metrics = results_of(tmp_path / "again", "hf__tiny-llama0__adapter")
+    assert [s["output"] for s in first] != [s["output"] for s in second]  # really evaluated anew
+    assert metrics["setting"]["adapter_sha256"] != json.loads(
+        (tmp_path / "runs" / "eval" / "hf__tiny-llama0__adapter" / "medqa" / "metrics.json").read_text()
+    )["setting"]["adapter_sha256"]
