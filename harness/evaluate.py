@@ -240,6 +240,21 @@ class IncompleteEvaluation(Incomplete):
                          "Nothing failed was scored; run the same command again to retry those samples")
 
 
+def _start(hooks, what, text, options):
+    """The backend ``text`` names; a plugin whose factory fails is one line naming it, not a traceback."""
+    from bioharness.modelspec import parse_model_spec
+    from bioharness.models import load_backend
+
+    try:
+        return load_backend(hooks, text, **options)
+    except (UsageError, MemoryError):
+        raise
+    except Exception as exc:
+        plugin = hooks.backends.get(parse_model_spec(text).backend).plugin
+        raise UsageError(f"{what} {text}: the {plugin!r} plugin's backend failed to start: "
+                         f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}") from None
+
+
 def evaluate(hooks, catalog, model_text, specs, settings, console=None):
     """Evaluate one model on ``specs``; returns the metrics.json contents of each task.
 
@@ -251,7 +266,6 @@ def evaluate(hooks, catalog, model_text, specs, settings, console=None):
 
     from bioharness.checks import check_adapter, check_model_path
     from bioharness.modelspec import parse_model_spec
-    from bioharness.models import load_backend
     from bioharness.progress import progress_bar
     from bioharness.store import run_lock
 
@@ -259,12 +273,18 @@ def evaluate(hooks, catalog, model_text, specs, settings, console=None):
     hooks.backends.get(spec.backend)  # unknown backend: fail before reading any data
     check_model_path(spec)
     adapter_sha256 = check_adapter(spec.adapter, base=spec.model) if spec.adapter else None
-    if settings.judge:
-        judge_spec = parse_model_spec(settings.judge)
-        hooks.backends.get(judge_spec.backend)
-        check_model_path(judge_spec, what="--judge")
-        if judge_spec.adapter:
-            check_adapter(judge_spec.adapter, base=judge_spec.model)
+    if settings.judge:  # checked now, not after the main model has loaded
+        try:
+            judge_spec = parse_model_spec(settings.judge)
+            hooks.backends.get(judge_spec.backend)
+            check_model_path(judge_spec, what="--judge")
+            if judge_spec.adapter:
+                check_adapter(judge_spec.adapter, base=judge_spec.model)
+        except UsageError as exc:
+            raise UsageError(f"--judge {settings.judge}: {exc}") from None
+        if not any(task.category == "gen" for task in specs):
+            print(f"note: --judge is used by generation tasks only; none of {', '.join(t.name for t in specs)} is one",
+                  file=sys.stderr)
 
     def took_over(holder):
         print(f"note: took over the lock of PID {holder.get('pid')} on {holder.get('host')} "
@@ -281,9 +301,9 @@ def evaluate(hooks, catalog, model_text, specs, settings, console=None):
             with progress_bar(console) as bar:
                 for run in runs:
                     if run.todo and backend is None:
-                        backend = load_backend(hooks, model_text, **settings.backend_options)
+                        backend = _start(hooks, "--model", model_text, settings.backend_options)
                     if run.todo and settings.judge and run.spec.category == "gen" and judge is None:
-                        judge = load_backend(hooks, settings.judge)
+                        judge = _start(hooks, "--judge", settings.judge, {})
                     handle = bar.add_task(run.spec.name, total=len(run.examples),
                                           completed=len(run.examples) - len(run.todo))
                     results.append(run.run(backend, judge, lambda n, h=handle: bar.advance(h, n)))

@@ -177,7 +177,8 @@ def run_lock(path, wait=False, on_takeover=None):
         path.mkdir(parents=True, exist_ok=True)
         fh = _open_locked(path, wait)
     except (FileExistsError, NotADirectoryError):
-        raise UsageError(f"{path}: expected a directory for the run (a file is in the way)") from None
+        blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), path)
+        raise UsageError(f"{path}: cannot create the run directory: {blocker} is a file, not a directory") from None
     except OSError as exc:
         raise UsageError(f"{path}: cannot write the run directory ({exc.strerror})") from None
     try:

@@ -203,3 +203,122 @@ def test_adapter_changed_in_place_is_not_reused(tiny_llama_dir, data_dir, tmp_pa
     assert metrics["setting"]["adapter_sha256"] != json.loads(
         (tmp_path / "runs" / "eval" / "hf__tiny-llama0__adapter" / "medqa" / "metrics.json").read_text()
     )["setting"]["adapter_sha256"]
+
+
+# --- 4. every bad input: one line, exit 2, nothing written ----------------------------------
+
+BAD_NAME_PLUGIN = textwrap.dedent('''
+    from pathlib import Path
+    from bioharness import hookimpl
+
+    @hookimpl
+    def task_dirs():
+        return [Path(__file__).parent / "evil_tasks"]
+''')
+
+FAILING_BACKEND_PLUGIN = textwrap.dedent('''
+    from bioharness import hookimpl
+
+    def broken(spec, **options):
+        raise RuntimeError("cannot reach the accelerator")
+
+    @hookimpl
+    def register_backends(register):
+        register("broken", broken, description="always fails to start")
+''')
+
+
+@pytest.fixture(scope="module")
+def bad_inputs(tiny_llama_dir, data_dir, tmp_path_factory):
+    root = tmp_path_factory.mktemp("bad-inputs")
+    medqa = "medqa_usmle_4opt/phrases_no_exclude_test.jsonl"
+    good = (data_dir / medqa).read_text(encoding="utf-8").splitlines(keepends=True)[:3]
+    for name, content in (("latin1", "".join(good).encode() + '{"question": "caf\xe9"}\n'.encode("latin-1")),
+                          ("empty", b"")):
+        (root / name / medqa).parent.mkdir(parents=True)
+        (root / name / medqa).write_bytes(content)
+    ok = save_adapter(tiny_llama_dir, root / "adapter-ok", seed=1)
+    for name, edit in (("adapter-garbage", lambda p: (p / "adapter_config.json").write_text("{r: 8,")),
+                       ("adapter-empty", lambda p: (p / "adapter_config.json").write_text("")),
+                       ("adapter-noweights", lambda p: (p / "adapter_model.safetensors").unlink()),
+                       ("adapter-targets", lambda p: (p / "adapter_config.json").write_text(json.dumps(
+                           {**json.loads((ok / "adapter_config.json").read_text()),
+                            "target_modules": ["q_proj", "attn_qkv"]})))):
+        import shutil
+
+        shutil.copytree(ok, root / name)
+        edit(root / name)
+    (root / "afile").write_text("not a folder")
+    (root / "evil_tasks").mkdir()
+    (root / "evil_tasks" / "escape.yaml").write_text(textwrap.dedent("""
+        name: ../../../escaped
+        version: 1
+        category: qa
+        kind: mcqa
+        data: {reader: medqa, split: test, files: [medqa_usmle_4opt/phrases_no_exclude_test.jsonl]}
+        prompt: {template: "{question}"}
+        metrics: [accuracy]
+    """))
+    (root / "evil.py").write_text(BAD_NAME_PLUGIN)
+    (root / "broken.py").write_text(FAILING_BACKEND_PLUGIN)
+    (root / "run.yaml").write_text(f"out: {root / 'out'}\neval:\n  models: [hf:{tiny_llama_dir}]\n  tasks: medqa\n"
+                                   "  batch_size: 0\n")
+    return root
+
+
+def bad_cases(root, model, data):
+    """(argv, the exact line it prints). ``model``: the tiny Llama's folder."""
+    out = root / "out"
+    base = ["--tasks", "medqa", "--limit", "2", "--out", out]
+    medqa = "medqa_usmle_4opt/phrases_no_exclude_test.jsonl"
+    return [
+        (["eval", "--model", f"hf:{model}", *base, "--data-dir", root / "latin1"],
+         f"{root / 'latin1' / medqa}:4: not UTF-8 text (byte 17 of the line): expected UTF-8; re-encode the file"),
+        (["eval", "--model", f"hf:{model}", *base, "--data-dir", root / "empty"],
+         f"{root / 'empty' / medqa}: empty file: expected the 'test' examples of task medqa"),
+        (["eval", "--model", f"hf:{model}", "--tasks", "medqa", "--data-dir", data, "--out", root / "afile" / "x"],
+         f"{root / 'afile' / 'x' / 'eval' / 'hf__tiny-llama0'}: cannot create the run directory: {root / 'afile'} "
+         "is a file, not a directory"),
+        (["eval", "--model", "hf:/nonexistent", *base, "--data-dir", data],
+         "--model hf:/nonexistent: /nonexistent: no such directory (expected a model folder with config.json)"),
+        (["eval", "--model", f"hf:{model}", *base, "--data-dir", data, "--judge", "nosuch:judge-model"],
+         "--judge nosuch:judge-model: unknown backend 'nosuch' (known: hf, openai, vllm)"),
+        (["eval", "--model", f"hf:{model}+{root / 'adapter-garbage'}", *base, "--data-dir", data],
+         f"{root / 'adapter-garbage' / 'adapter_config.json'}:1: invalid JSON (Expecting property name enclosed in "
+         "double quotes): expected a JSON adapter config"),
+        (["eval", "--model", f"hf:{model}+{root / 'adapter-empty'}", *base, "--data-dir", data],
+         f"{root / 'adapter-empty' / 'adapter_config.json'}: empty file: expected a JSON adapter config"),
+        (["eval", "--model", f"hf:{model}+{root / 'adapter-noweights'}", *base, "--data-dir", data],
+         f"{root / 'adapter-noweights'}: no adapter weights (expected adapter_model.safetensors or "
+         "adapter_model.bin)"),
+        (["eval", "--model", f"hf:{model}+{root / 'adapter-targets'}", *base, "--data-dir", data],
+         f"{root / 'adapter-targets' / 'adapter_config.json'}:target_modules: 'attn_qkv' names no module of the base "
+         f"model {model} (it has down_proj, gate_proj, input_layernorm, k_proj, o_proj, post_attention_layernorm, "
+         "q_proj, up_proj, v_proj)"),
+        (["eval", "--model", f"hf:{model}+{root / 'missing-adapter'}", *base, "--data-dir", data],
+         f"adapter {root / 'missing-adapter'}: no such directory (expected a PEFT adapter folder with "
+         "adapter_config.json)"),
+        (["tasks", "--plugins", root / "evil.py"],
+         f"{root / 'evil_tasks' / 'escape.yaml'}:name: '../../../escaped' is not a safe name (letters, digits, '_', "
+         "'-', '.'; starting with a letter or digit)"),
+        (["eval", "--model", "broken:x", *base, "--data-dir", data, "--plugins", root / "broken.py"],
+         f"--model broken:x: the '{root / 'broken.py'}' plugin's backend failed to start: RuntimeError: cannot "
+         "reach the accelerator"),
+        (["run", root / "run.yaml", "--data-dir", data],
+         f"{root / 'run.yaml'}:eval.batch_size: expected an integer >= 1, got 0"),
+    ]
+
+
+CASE_NAMES = ["non-utf8-data", "empty-data", "out-under-a-file", "hf-nonexistent", "unknown-judge",
+              "adapter-garbage-config", "adapter-empty-config", "adapter-no-weights", "adapter-unknown-targets",
+              "adapter-missing", "task-name-escapes", "backend-factory-raises", "run-batch-size-0"]
+
+
+@pytest.mark.parametrize("case", range(len(CASE_NAMES)), ids=CASE_NAMES)
+def test_bad_input_is_one_line_and_writes_nothing(case, bad_inputs, tiny_llama_dir, data_dir, capsys, monkeypatch):
+    argv, expected = bad_cases(bad_inputs, tiny_llama_dir, data_dir)[case]
+    monkeypatch.chdir(bad_inputs)
+    before = tree(bad_inputs)
+    assert one_line_error(capsys, argv) == f"Error: {expected}"
+    assert tree(bad_inputs) == before  # no run folder, no empty task folders, nothing elsewhere
+    assert not (bad_inputs / "out").exists()
