@@ -13,5 +13,6 @@ PROJECT = "bioharness"
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
 from bioharness.errors import UsageError  # noqa: E402
+from bioharness.checks import check_adapter  # noqa: E402  (reliability: adapter checked before a model loads)
 
-__all__ = ["__version__", "hookimpl", "UsageError", "PROJECT"]
+__all__ = ["__version__", "hookimpl", "UsageError", "PROJECT", "check_adapter"]

@@ -11,6 +11,7 @@ class DataError(UsageError):
     """A data file is malformed; the message names the file and the line or key."""
 
     def __init__(self, path, where, problem):
+        problem = " ".join(str(problem).split()) if "\n" in str(problem) else problem  # one line, always
         self.path, self.where, self.problem = str(path), where, problem
         loc = f"{self.path}:{where}" if where not in (None, "") else self.path
         super().__init__(f"{loc}: {problem}")

@@ -58,9 +58,14 @@ def load_examples(kind, spec, data_dir, split):
                         raise DataError(path, line_no, f"not UTF-8 text (byte {bad.start} of the line): "
                                                        "expected UTF-8; re-encode the file") from None
         raise DataError(files[0] if len(files) == 1 else spec.path, "", f"not UTF-8 text ({exc.reason})") from None
+    where = files[0] if len(files) == 1 else spec.path
     if not examples:
-        where = files[0] if len(files) == 1 else spec.path
         raise DataError(where, "", f"no examples in split {split!r} of task {spec.name}")
+    seen = set()
+    for example in examples:  # results are keyed by id: a repeated one would be scored twice or not at all
+        if example.id in seen:
+            raise DataError(where, "", f"duplicate example id {example.id!r} in split {split!r}: expected unique ids")
+        seen.add(example.id)
     return examples
 
 

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import torch
 
+from bioharness import check_adapter
 from bioharness.errors import UsageError
 from bioharness.interfaces import batched
 from bioharness.records import Loglikelihood, Prediction
@@ -138,6 +139,8 @@ class HFBackend:
         dev = resolve_device(device)
         torch_dtype = resolve_dtype(dtype, dev)
         path = model_path(spec)
+        if spec.adapter:  # before the model loads: a bad adapter is one line now, not a peft traceback later
+            check_adapter(spec.adapter, base=path)
         try:
             tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
             model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, trust_remote_code=trust_remote_code)
