@@ -42,9 +42,10 @@ def tree(path):
         if path.exists() else None
 
 
-def eval_args(model_dir, data_dir, out, limit=10, *extra):
+def eval_args(model_dir, data_dir, out, limit=24, *extra):
+    # one example per batch: the first process still holds the folder when the second arrives
     return ["eval", "--model", f"hf:{model_dir}", "--tasks", "medqa", "--limit", str(limit), "--data-dir",
-            str(data_dir), "--out", str(out), "--bootstrap", "200", *extra]
+            str(data_dir), "--out", str(out), "--bootstrap", "200", "--batch-size", "1", *extra]
 
 
 def results_of(out, model="hf__tiny-llama0", task="medqa"):
@@ -87,7 +88,7 @@ def test_second_eval_on_the_same_folder_is_refused_and_the_folder_stays_intact(t
     assert line.endswith("; wait for it to finish, or add --wait to start when it does")
     # intact: each id once, and the same result as one run alone
     samples, metrics = results_of(out)
-    assert len(samples) == 10 == len({s["id"] for s in samples}) == metrics["n"]
+    assert len(samples) == 24 == len({s["id"] for s in samples}) == metrics["n"]
     assert cli(*eval_args(tiny_llama_dir, data_dir, tmp_path / "alone")).returncode == 0
     assert comparable(samples, metrics) == comparable(*results_of(tmp_path / "alone"))
     assert (out / "eval" / "hf__tiny-llama0" / LOCK_NAME).read_text() == ""  # released
@@ -95,14 +96,14 @@ def test_second_eval_on_the_same_folder_is_refused_and_the_folder_stays_intact(t
 
 def test_with_wait_the_second_eval_waits_then_finds_the_work_done(tiny_llama_dir, data_dir, tmp_path):
     out = tmp_path / "shared"
-    first = subprocess.Popen([sys.executable, "-m", "bioharness.cli", *eval_args(tiny_llama_dir, data_dir, out, 6)],
+    first = subprocess.Popen([sys.executable, "-m", "bioharness.cli", *eval_args(tiny_llama_dir, data_dir, out, 12)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
     _wait_for_holder(out / "eval" / "hf__tiny-llama0" / LOCK_NAME, first)
-    second = cli(*eval_args(tiny_llama_dir, data_dir, out, 6, "--wait"))
+    second = cli(*eval_args(tiny_llama_dir, data_dir, out, 12, "--wait"))
     assert first.wait(timeout=600) == 0
     assert second.returncode == 0, second.stderr
     samples, metrics = results_of(out)
-    assert len(samples) == 6 == len({s["id"] for s in samples}) == metrics["n"]
+    assert len(samples) == 12 == len({s["id"] for s in samples}) == metrics["n"]
 
 
 def test_a_lock_left_by_a_killed_process_is_taken_over(tmp_path):
