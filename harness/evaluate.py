@@ -142,7 +142,7 @@ class TaskRun:
                 "use another --out or remove that folder"
             )
         self.config = config
-        self.samples = self.dir.jsonl("samples.jsonl")
+        self.samples = self.dir.jsonl("samples.jsonl", create=False)  # nothing on disk until a sample is scored
         self.todo = [e for e in self.examples if e.id not in self.samples]
 
     @property

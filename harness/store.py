@@ -219,14 +219,16 @@ class JsonlLog:
     Each append is flushed and fsynced before it returns.
     """
 
-    def __init__(self, path, key="id"):
+    def __init__(self, path, key="id", create=True):
         self.path = Path(path)
         self.key = key
         self.records = []
         self._keys = set()
         self.dropped_tail = b""
         self._load()
-        self._fh = None  # opened by the first append: reading a log creates nothing
+        self._handle = None
+        if create:  # else the file (and its folder) appear with the first record
+            self._open()
 
     def _load(self):
         if not self.path.exists():
@@ -268,6 +270,16 @@ class JsonlLog:
             self._keys.add(k)
         self.records.append(record)
 
+    def _open(self):
+        if self._handle is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._handle = open(self.path, "ab")
+        return self._handle
+
+    @property
+    def _fh(self):
+        return self._open()
+
     def __contains__(self, key):
         return key in self._keys
 
@@ -286,9 +298,6 @@ class JsonlLog:
             if self.key is not None and record.get(self.key) in self._keys:
                 raise ValueError(f"{self.path}: {self.key} {record.get(self.key)!r} is already written")
             lines.append(json.dumps(record, ensure_ascii=False) + "\n")
-        if self._fh is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.path, "ab")
         self._fh.write("".join(lines).encode("utf-8"))
         self._fh.flush()
         os.fsync(self._fh.fileno())
@@ -296,8 +305,8 @@ class JsonlLog:
             self._remember(record)
 
     def close(self):
-        if self._fh is not None and not self._fh.closed:
-            self._fh.close()
+        if self._handle is not None and not self._handle.closed:
+            self._handle.close()
 
     def __enter__(self):
         return self
@@ -336,8 +345,8 @@ class RunDir:
     def __truediv__(self, name):
         return self.path / name
 
-    def jsonl(self, name, key="id") -> JsonlLog:
-        return JsonlLog(self.path / name, key=key)
+    def jsonl(self, name, key="id", create=True) -> JsonlLog:
+        return JsonlLog(self.path / name, key=key, create=create)
 
     def write_json(self, name, obj, sort_keys=True):
         atomic_write_json(self.path / name, obj, sort_keys=sort_keys)

@@ -171,6 +171,21 @@ def test_refused_connection_fails_fast_and_leaves_the_task_incomplete(data_dir, 
     assert "0 (incomplete)" in done.stdout and "errors" in done.stdout  # n scored, and the errors column
 
 
+def test_unknown_host_fails_fast(monkeypatch):
+    from bioharness.modelspec import parse_model_spec
+    from bioharness.plugins.openai import _factory
+    from bioharness.records import Request
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-local")
+    backend = _factory(parse_model_spec("openai:m"), base_url="http://no-such-host.invalid/v1", max_retries=6,
+                       backoff_base=0.2, timeout=5)
+    start = time.monotonic()
+    (out,) = backend.generate([Request(id="q", prompt="hi", max_new_tokens=2)])
+    assert time.monotonic() - start < 5
+    assert out.error.startswith("connection error: gaierror: ") and out.error.endswith("(after 2 attempts)")
+    assert backend.usage.retries == 1
+
+
 # --- 3. an adapter changed in place ----------------------------------------------------------
 
 
