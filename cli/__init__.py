@@ -11,6 +11,7 @@ import sys
 import click
 
 from bioharness import UsageError, __version__, parse_model_args
+from bioharness.errors import Incomplete
 
 PLUGINS_OPTION = "--plugins"
 PLUGINS_HELP = (
@@ -87,6 +88,11 @@ for _name, _capability, _hint in (
     cli.add_command(_stub(_name, _capability, _hint))
 
 
+def wait_option(f):
+    return click.option("--wait", is_flag=True, help="If another process is writing the same run folder, wait "
+                        "for it to finish (default: refuse at once).")(f)
+
+
 def data_dir_option(f):
     return click.option("--data-dir", type=click.Path(file_okay=False, exists=True), envvar="BIOHARNESS_DATA",
                         help="Folder with the original BioNLP data files (default: $BIOHARNESS_DATA).")(f)
@@ -108,10 +114,13 @@ def data_dir_option(f):
 @click.option("--out", type=click.Path(file_okay=False), default="runs", show_default=True, help="Run directory.")
 @click.option("--bootstrap", "resamples", type=click.IntRange(min=100), default=1000, show_default=True,
               help="Bootstrap resamples for the 95% confidence intervals.")
+@click.option("--max-retry-time", type=click.FloatRange(min=0), help="openai backend: seconds one request may "
+              "spend retrying 429/5xx/timeouts before it counts as failed.")
+@wait_option
 @data_dir_option
 @plugins_option
-def eval_command(model, tasks, limit, sample, seed, batch_size, dtype, device, base_url, model_args, judge, out, resamples,
-                 data_dir):
+def eval_command(model, tasks, limit, sample, seed, batch_size, dtype, device, base_url, model_args, judge, out,
+                 resamples, max_retry_time, wait, data_dir):
     """Evaluate a model on BioNLP tasks; writes samples.jsonl and metrics.json per task.
 
     A killed evaluation resumes from the samples already written.
@@ -120,7 +129,7 @@ def eval_command(model, tasks, limit, sample, seed, batch_size, dtype, device, b
 
     from rich.console import Console
 
-    from bioharness.evaluate import EvalSettings, evaluate
+    from bioharness.evaluate import EvalSettings, IncompleteEvaluation, evaluate
     from bioharness.progress import metrics_table, stdout_console
     from bioharness.taskspec import TaskCatalog
 
@@ -128,13 +137,18 @@ def eval_command(model, tasks, limit, sample, seed, batch_size, dtype, device, b
     catalog = TaskCatalog(hooks)
     specs = catalog.select(tasks)
     options = {"batch_size": batch_size, "dtype": dtype, "device": device, "base_url": base_url,
-               **parse_model_args(model_args)}
+               "max_retry_time": max_retry_time, **parse_model_args(model_args)}
     settings = EvalSettings(out=Path(out), data_dir=Path(data_dir) if data_dir else None, limit=limit, seed=seed,
-                            sample=sample, judge=judge, bootstrap_resamples=resamples,
+                            sample=sample, judge=judge, bootstrap_resamples=resamples, wait=wait,
                             backend_options={k: v for k, v in options.items() if v is not None})
     console = Console(stderr=True)
-    results = evaluate(hooks, catalog, model, specs, settings, console=console)
-    stdout_console().print(metrics_table(results, title=f"{model}  ({Path(out) / 'eval'})"))
+    title = f"{model}  ({Path(out) / 'eval'})"
+    try:
+        results = evaluate(hooks, catalog, model, specs, settings, console=console)
+    except IncompleteEvaluation as exc:  # what was scored is shown, then the one-line error
+        stdout_console().print(metrics_table(exc.results, title=title))
+        raise
+    stdout_console().print(metrics_table(results, title=title))
 
 
 @cli.command("run")
@@ -165,8 +179,9 @@ def run_command(config, data_dir):
 @click.option("--models", help="Comma-separated model specs to include (default: all evaluated).")
 @click.option("--bootstrap", "resamples", type=click.IntRange(min=100), default=1000, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@wait_option
 @plugins_option
-def compare_command(out, baseline, models, resamples, seed):
+def compare_command(out, baseline, models, resamples, seed, wait):
     """Models side by side: headline metric per task, difference to a baseline with a
     paired-bootstrap 95% CI (* = the CI excludes 0), mean relative gain per category.
     Writes leaderboard.json."""
@@ -175,9 +190,12 @@ def compare_command(out, baseline, models, resamples, seed):
     from bioharness.compare import compare, leaderboard_table
     from bioharness.taskspec import TaskCatalog
 
+    from bioharness.store import run_lock
+
     catalog = TaskCatalog(get_manager().hooks)
     wanted = [m.strip() for m in models.split(",")] if models else None
-    board = compare(out, catalog, baseline=baseline, models=wanted, resamples=resamples, seed=seed)
+    with run_lock(out, wait=wait):
+        board = compare(out, catalog, baseline=baseline, models=wanted, resamples=resamples, seed=seed)
     from bioharness.progress import stdout_console
 
     console = stdout_console()
@@ -305,24 +323,30 @@ def _plugin_stage(stage, registry, selector, help_text):
 
         from bioharness.store import RunDir
 
+        from bioharness.store import run_lock
+
         name = values.pop(selector) or default
+        wait = values.pop("wait")
         if name is None:
             raise UsageError(f"several {registry.kind}s are installed; choose one with --{selector} ({', '.join(names)})")
         reg = registry.get(name)
         mine = {k: v for k, v in values.items() if reg.name in owners.get(k, ())}
         hooks = get_manager().hooks
-        worker = reg.factory(**mine)
-        run_dir = RunDir(Path(out))
-        config = {selector: name, **{k: v for k, v in mine.items()}}
-        hooks.stage_start(stage, run_dir.path, _jsonable(config))
-        result = worker.run(run_dir.path, on_record=lambda record: hooks.sample(stage, record))
-        hooks.stage_end(stage, run_dir.path, _jsonable(result))
+        with run_lock(Path(out), wait=wait):  # before any model loads: an --out that cannot be written fails now
+            worker = reg.factory(**mine)
+            run_dir = RunDir(Path(out))
+            config = {selector: name, **{k: v for k, v in mine.items()}}
+            hooks.stage_start(stage, run_dir.path, _jsonable(config))
+            result = worker.run(run_dir.path, on_record=lambda record: hooks.sample(stage, record))
+            hooks.stage_end(stage, run_dir.path, _jsonable(result))
 
     selector_opt = click.Option([f"--{selector}", selector], type=click.Choice(names), default=default,
                                 show_default=True, help=f"Which {registry.kind} to use.")
     out_opt = click.Option(["--out"], required=True, type=click.Path(file_okay=False),
                            help="Run directory to write (resumed if it exists).")
-    command = click.Command(stage, callback=callback, params=[selector_opt, *params, out_opt], help=help_text)
+    wait_opt = click.Option(["--wait"], is_flag=True, help="If another process is writing the same run folder, "
+                            "wait for it to finish (default: refuse at once).")
+    command = click.Command(stage, callback=callback, params=[selector_opt, *params, out_opt, wait_opt], help=help_text)
     return plugins_option(command)
 
 
@@ -383,7 +407,7 @@ def main(argv=None):
         manager = load_plugins(plugins_from_argv(argv))
         command = build_cli(manager)
         return command.main(args=argv, prog_name="bioharness", obj=manager, standalone_mode=False) or 0
-    except UsageError as exc:
+    except (UsageError, Incomplete) as exc:
         click.echo(f"Error: {exc}", err=True)
         return exc.exit_code
     except click.exceptions.Abort:

@@ -21,7 +21,7 @@ from bioharness.records import (  # noqa: E402  (what flows between stages)
 from bioharness.interfaces import Backend, Generator, TaskKind, Trainer, batched  # noqa: E402
 from bioharness.taskspec import TaskSpec  # noqa: E402
 from bioharness.store import (  # noqa: E402  (the run store)
-    JsonlLog, RunDir, atomic_write_json, atomic_write_text, file_lock, read_json, read_jsonl, sha256_file,
+    JsonlLog, RunDir, atomic_write_json, atomic_write_text, file_lock, read_json, read_jsonl, run_lock, sha256_file,
 )
 from bioharness.instructions import instructions_digest, read_instructions, write_instructions  # noqa: E402
 from bioharness.modelspec import ModelSpec, parse_model_args, parse_model_spec  # noqa: E402
@@ -34,3 +34,4 @@ from bioharness.tokens import (  # noqa: E402  (shared by the backends: identica
 from bioharness.compare import collect as collect_results, compare as compare_models, model_name, write_reports  # noqa: E402,E501
 from bioharness.decontam import decontaminate, task_texts  # noqa: E402
 from bioharness.manager import get_reader  # noqa: E402  (readers: plugins build a registered reader by name)
+from bioharness.checks import check_adapter  # noqa: E402  (an adapter checked before a model loads)

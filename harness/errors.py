@@ -11,6 +11,7 @@ class DataError(UsageError):
     """A data file is malformed; the message names the file and the line or key."""
 
     def __init__(self, path, where, problem):
+        problem = " ".join(str(problem).split()) if "\n" in str(problem) else problem  # one line, always
         self.path, self.where, self.problem = str(path), where, problem
         loc = f"{self.path}:{where}" if where not in (None, "") else self.path
         super().__init__(f"{loc}: {problem}")
@@ -27,3 +28,11 @@ class MissingDependency(UsageError):
 
 class PluginError(UsageError):
     """A plugin failed to import, or raised in a hook or a factory; the message names it."""
+
+
+class Incomplete(Exception):
+    """A stage ended with failures (requests that failed): what succeeded is kept, the
+    message says how many failed and the first reason, and the same command retries the
+    rest. The CLI prints it as one line and exits 1."""
+
+    exit_code = 1

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bioharness import __version__
-from bioharness.errors import UsageError
+from bioharness.errors import DataError, Incomplete, UsageError
 from bioharness.records import LoglikelihoodRequest, Request
 from bioharness.stats import bootstrap, stratified_sample
 from bioharness.store import RunDir, sha256_file
@@ -30,6 +30,7 @@ class EvalSettings:
     bootstrap_resamples: int = 1000
     backend_options: dict = field(default_factory=dict)
     chunk_size: int = 16  # examples scored and written per step: the granularity of resume
+    wait: bool = False  # another process holds the run folder: wait for it (else refuse)
 
 
 SAMPLES = ("random", "stratified", "first")
@@ -55,11 +56,41 @@ def select_examples(examples, limit, seed, sample="random", strata=None):
     return [examples[i] for i in keep], sample
 
 
+def load_examples(kind, spec, data_dir, split):
+    """The task kind's examples of ``split``; an undecodable or empty data file is a one-line
+    error naming the file (and line), never a traceback or a "complete" task of n=0."""
+    files = [f for f in spec.data_files(data_dir) if f.is_file()]
+    for path in files:
+        if path.stat().st_size == 0:
+            raise DataError(path, "", f"empty file: expected the {split!r} examples of task {spec.name}")
+    try:
+        examples = kind.load(spec, data_dir, split)
+    except UnicodeDecodeError as exc:
+        for path in files:
+            with open(path, "rb") as fh:
+                for line_no, line in enumerate(fh, 1):
+                    try:
+                        line.decode("utf-8")
+                    except UnicodeDecodeError as bad:
+                        raise DataError(path, line_no, f"not UTF-8 text (byte {bad.start} of the line): "
+                                                       "expected UTF-8; re-encode the file") from None
+        raise DataError(files[0] if len(files) == 1 else spec.path, "", f"not UTF-8 text ({exc.reason})") from None
+    where = files[0] if len(files) == 1 else spec.path
+    if not examples:
+        raise DataError(where, "", f"no examples in split {split!r} of task {spec.name}")
+    seen = set()
+    for example in examples:  # results are keyed by id: a repeated one would be scored twice or not at all
+        if example.id in seen:
+            raise DataError(where, "", f"duplicate example id {example.id!r} in split {split!r}: expected unique ids")
+        seen.add(example.id)
+    return examples
+
+
 def choose_shots(kind, spec, data_dir):
     k = spec.num_fewshot
     if not k:
         return []
-    pool = kind.load(spec, data_dir, spec.prompt["fewshot_split"])
+    pool = load_examples(kind, spec, data_dir, spec.prompt["fewshot_split"])
     if len(pool) < k:
         raise UsageError(f"task {spec.name}: {k} shots asked for, the {spec.prompt['fewshot_split']} split has {len(pool)}")
     rng = random.Random(spec.prompt.get("fewshot_seed", 1234))
@@ -99,12 +130,11 @@ def _output_view(output):
 class TaskRun:
     """One task for one model: resumable samples, then metrics."""
 
-    def __init__(self, spec, kind, model_text, model_slug, settings, hooks):
+    def __init__(self, spec, kind, model_text, model_slug, settings, hooks, adapter_sha256=None):
         self.spec, self.kind, self.settings, self.hooks = spec, kind, settings, hooks
         self.model_text = model_text
-        self.dir = RunDir(Path(settings.out) / "eval" / model_slug / spec.name)
         strata = getattr(kind, "strata", None)  # optional: the label(s) of an example, for --sample stratified
-        self.examples, sample = select_examples(kind.load(spec, settings.data_dir, spec.split), settings.limit,
+        self.examples, sample = select_examples(load_examples(kind, spec, settings.data_dir, spec.split), settings.limit,
                                                 settings.seed, settings.sample,
                                                 None if strata is None else lambda e: strata(spec, e))
         self.shots = choose_shots(kind, spec, settings.data_dir)
@@ -120,8 +150,11 @@ class TaskRun:
             **({"sample": sample} if settings.limit else {}),
             "seed": settings.seed,
             "judge": settings.judge if spec.category == "gen" else None,
+            # the adapter's content, not its path: new weights at the same path are a new setting
+            **({"adapter_sha256": adapter_sha256} if adapter_sha256 else {}),
             "bioharness": __version__,
         }
+        self.dir = RunDir(Path(settings.out) / "eval" / model_slug / spec.name, create=False)
         config = {"task": spec.name, "model": model_text, **{k: v for k, v in self.setting.items() if k != "bioharness"}}
         previous = self.dir.manifest
         if previous and previous.get("config") != config and (self.dir / "samples.jsonl").exists():
@@ -131,7 +164,7 @@ class TaskRun:
                 "use another --out or remove that folder"
             )
         self.config = config
-        self.samples = self.dir.jsonl("samples.jsonl")
+        self.samples = self.dir.jsonl("samples.jsonl", create=False)  # nothing on disk until a sample is scored
         self.todo = [e for e in self.examples if e.id not in self.samples]
 
     @property
@@ -139,16 +172,28 @@ class TaskRun:
         return not self.todo
 
     def run(self, backend, judge, advance):
+        """Score the examples still to do. A request that failed (connection, timeout, server
+        error) is an *error*, not a wrong answer: its example is not written, so the task stays
+        incomplete and the next run retries exactly those examples."""
         self.dir.start("eval", self.config)
         self.hooks.stage_start("eval", self.dir.path, self.config)
         chunk = self.settings.chunk_size
+        self.failed = {}  # example id -> first error of its requests
         for start in range(0, len(self.todo), chunk):
             examples = self.todo[start : start + chunk]
             per_example = [self.kind.requests(self.spec, e, self.shots) for e in examples]
             outputs = self._run_requests(backend, per_example)
-            scores = self.kind.score(self.spec, examples, outputs, judge)
+            ok = []
+            for example, reqs, outs in zip(examples, per_example, outputs):
+                error = next((o.error if o is not None else "no answer" for o in outs
+                              if o is None or getattr(o, "error", None)), None)
+                if error:
+                    self.failed[example.id] = error
+                else:
+                    ok.append((example, reqs, outs))
+            scores = self.kind.score(self.spec, [e for e, _, _ in ok], [o for _, _, o in ok], judge) if ok else []
             records = []
-            for example, reqs, outs, score in zip(examples, per_example, outputs, scores):
+            for (example, reqs, outs), score in zip(ok, scores):
                 scored = score.to_dict()  # plain JSON types, nested meta included
                 records.append({
                     "id": example.id,
@@ -165,6 +210,8 @@ class TaskRun:
             for record in records:
                 self.hooks.sample("eval", record)
             advance(len(examples))
+            if not ok:  # every request of a whole chunk failed: the endpoint is down, stop asking
+                break
         return self.finish()
 
     def _run_requests(self, backend, per_example):
@@ -188,44 +235,96 @@ class TaskRun:
         results = bootstrap(values, lambda sums, n: self.kind.metrics(spec, sums, n),
                             n_resamples=self.settings.bootstrap_resamples, seed=self.settings.seed)
         metrics = {name: {"value": v, "ci95": [lo, hi]} for name, (v, lo, hi) in results.items()}
-        failures = sum(1 for r in rows for o in r["output"] if o and o.get("error"))
+        failed = getattr(self, "failed", {})
         unparsed = sum(1 for r in rows if r.get("prediction") is None)
+        missing = len(wanted) - len(rows)  # failed, or never attempted after the endpoint went down
         result = {
             "task": spec.name, "category": spec.category, "kind": spec.kind, "model": self.model_text,
             "n": len(rows), "headline": spec.metrics[0], "metrics": metrics, "setting": self.setting,
-            "backend_errors": failures, "unparsed": unparsed, "written": time.time(),
+            "errors": len(failed), "unparsed": unparsed, "complete": not missing, "written": time.time(),
         }
-        self.dir.write_json("metrics.json", result, sort_keys=False)  # headline metric first
-        self.dir.finish({"n": len(rows), "headline": {spec.metrics[0]: metrics.get(spec.metrics[0], {}).get("value")}})
+        if missing:
+            result.update(missing=missing, first_error=next(iter(failed.values()), None))
+            (self.dir / "metrics.json").unlink(missing_ok=True)  # only complete tasks have metrics
+            self.dir.incomplete({"n": len(rows), "errors": len(failed), "missing": missing,
+                                 "first_error": result["first_error"]})
+        else:
+            self.dir.write_json("metrics.json", result, sort_keys=False)  # headline metric first
+            self.dir.finish({"n": len(rows), "headline": {spec.metrics[0]: metrics.get(spec.metrics[0], {}).get("value")}})
         self.hooks.stage_end("eval", self.dir.path, result)
         return result
 
 
+class IncompleteEvaluation(Incomplete):
+    """Some requests failed: what succeeded is kept, the same command retries the rest."""
+
+    def __init__(self, results):
+        self.results = results
+        bad = [r for r in results if not r["complete"]]
+        first = next((r["first_error"] for r in bad if r.get("first_error")), "not attempted")
+        parts = ", ".join(f"{r['task']} {r['errors']} failed" + (f", {r['missing'] - r['errors']} not attempted"
+                                                                 if r["missing"] > r["errors"] else "") for r in bad)
+        super().__init__(f"{len(bad)} task(s) incomplete ({parts}); first error: {first}. "
+                         "Nothing failed was scored; run the same command again to retry those samples")
+
+
 def evaluate(hooks, catalog, model_text, specs, settings, console=None):
-    """Evaluate one model on ``specs``; returns the metrics.json contents of each task."""
-    from bioharness.modelspec import parse_model_spec
+    """Evaluate one model on ``specs``; returns the metrics.json contents of each task.
+
+    Everything that can be checked without a model is checked first (model spec, adapter,
+    judge, run folder, data); the run folder ``<out>/eval/<model>`` is locked for the run.
+    Raises :class:`IncompleteEvaluation` when requests failed.
+    """
+    import sys
+
+    from bioharness.checks import check_adapter, check_model_path
     from bioharness.models import load_backend
+    from bioharness.modelspec import parse_model_spec
     from bioharness.progress import progress_bar
+    from bioharness.store import run_lock
 
     spec = parse_model_spec(model_text)
     hooks.backends.get(spec.backend)  # unknown backend: fail before reading any data
-    runs = []
-    for task in specs:
-        kind = catalog.kind(task.kind)
-        runs.append(TaskRun(task, kind, str(spec), spec.slug, settings, hooks))
-    backend = judge = None
-    results = []
-    try:
-        with progress_bar(console) as bar:
-            for run in runs:
-                if run.todo and backend is None:
-                    backend = load_backend(hooks, model_text, **settings.backend_options)
-                if run.todo and settings.judge and run.spec.category == "gen" and judge is None:
-                    judge = load_backend(hooks, settings.judge)
-                handle = bar.add_task(run.spec.name, total=len(run.examples), completed=len(run.examples) - len(run.todo))
-                results.append(run.run(backend, judge, lambda n, h=handle: bar.advance(h, n)))
-    finally:
-        for engine in (backend, judge):
-            if engine is not None:
-                engine.close()
+    check_model_path(spec)
+    adapter_sha256 = check_adapter(spec.adapter, base=spec.model) if spec.adapter else None
+    if settings.judge:  # checked now, not after the main model has loaded
+        try:
+            judge_spec = parse_model_spec(settings.judge)
+            hooks.backends.get(judge_spec.backend)
+            check_model_path(judge_spec, what="--judge")
+            if judge_spec.adapter:
+                check_adapter(judge_spec.adapter, base=judge_spec.model)
+        except UsageError as exc:
+            raise UsageError(f"--judge {settings.judge}: {exc}") from None
+        if not any(task.category == "gen" for task in specs):
+            print(f"note: --judge is used by generation tasks only; none of {', '.join(t.name for t in specs)} is one",
+                  file=sys.stderr)
+
+    def took_over(holder):
+        print(f"note: took over the lock of PID {holder.get('pid')} on {holder.get('host')} "
+              "(it ended without releasing it)", file=sys.stderr)
+
+    with run_lock(Path(settings.out) / "eval" / spec.slug, wait=settings.wait, on_takeover=took_over):
+        runs = []
+        for task in specs:
+            kind = catalog.kind(task.kind)
+            runs.append(TaskRun(task, kind, str(spec), spec.slug, settings, hooks, adapter_sha256=adapter_sha256))
+        backend = judge = None
+        results = []
+        try:
+            with progress_bar(console) as bar:
+                for run in runs:
+                    if run.todo and backend is None:
+                        backend = load_backend(hooks, model_text, **settings.backend_options)
+                    if run.todo and settings.judge and run.spec.category == "gen" and judge is None:
+                        judge = load_backend(hooks, settings.judge)
+                    handle = bar.add_task(run.spec.name, total=len(run.examples),
+                                          completed=len(run.examples) - len(run.todo))
+                    results.append(run.run(backend, judge, lambda n, h=handle: bar.advance(h, n)))
+        finally:
+            for engine in (backend, judge):
+                if engine is not None:
+                    engine.close()
+    if not all(r["complete"] for r in results):
+        raise IncompleteEvaluation(results)
     return results

@@ -49,12 +49,24 @@ def load_config(path):
             raise DataError(path, key, f"unknown key (expected one of: {', '.join(SECTIONS)})")
     if "out" not in config:
         raise DataError(path, "out", "missing required key (the run directory)")
+    if not isinstance(config["out"], str) or not config["out"].strip():
+        raise DataError(path, "out", "expected the run directory (a path)")
+    for section in SECTIONS[1:]:
+        if config.get(section) is not None and not isinstance(config[section], dict):
+            raise DataError(path, section, f"expected a mapping of options, got {type(config[section]).__name__}")
     for section, known in (("eval", EVAL_KEYS), ("compare", COMPARE_KEYS)):
         for key in config.get(section) or {}:
             if key not in known:
                 raise DataError(path, f"{section}.{key}", f"unknown key (expected one of: {', '.join(sorted(known))})")
     if "eval" in config and "models" not in (config["eval"] or {}):
         raise DataError(path, "eval.models", "missing required key (model specs to evaluate)")
+    for section, key, minimum in (("eval", "limit", 1), ("eval", "batch_size", 1), ("eval", "seed", None),
+                                  ("eval", "bootstrap", 100), ("compare", "bootstrap", 100), ("compare", "seed", None)):
+        value = (config.get(section) or {}).get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                                  or (minimum is not None and value < minimum)):  # found now, not after a model loads
+            raise DataError(path, f"{section}.{key}", f"expected an integer{f' >= {minimum}' if minimum else ''}, "
+                                                      f"got {value!r}")
     return config
 
 
@@ -89,6 +101,7 @@ def plugin_options(path, section, values, registry, selector):
 def run_pipeline(manager, path, console=None, data_dir=None):
     from bioharness.compare import compare
     from bioharness.evaluate import EvalSettings, evaluate
+    from bioharness.store import run_lock
     from bioharness.taskspec import TaskCatalog
 
     path = Path(path)
@@ -105,10 +118,10 @@ def run_pipeline(manager, path, console=None, data_dir=None):
             section["data"] = produced["instructions"]
         name, registration, kwargs = plugin_options(path, stage, section, registry, selector)
         run_dir = out / stage
-        run_dir.mkdir(parents=True, exist_ok=True)
-        hooks.stage_start(stage, run_dir, {selector: name, **{k: str(v) for k, v in kwargs.items()}})
-        result = registration.factory(**kwargs).run(run_dir, on_record=lambda record, s=stage: hooks.sample(s, record))
-        hooks.stage_end(stage, run_dir, result)
+        with run_lock(run_dir):  # one writer per stage folder
+            hooks.stage_start(stage, run_dir, {selector: name, **{k: str(v) for k, v in kwargs.items()}})
+            result = registration.factory(**kwargs).run(run_dir, on_record=lambda record, s=stage: hooks.sample(s, record))
+            hooks.stage_end(stage, run_dir, result)
         summary[stage] = result
         if stage == "generate":
             produced["instructions"] = str(run_dir / "instructions.jsonl")
@@ -132,8 +145,9 @@ def run_pipeline(manager, path, console=None, data_dir=None):
     if "compare" in config:
         section = config["compare"] or {}
         baseline = _fill(path, "compare.baseline", section["baseline"], produced) if section.get("baseline") else None
-        summary["compare"] = compare(out, TaskCatalog(hooks), baseline=baseline,
-                                     resamples=section.get("bootstrap", 1000), seed=section.get("seed", 0))
+        with run_lock(out):
+            summary["compare"] = compare(out, TaskCatalog(hooks), baseline=baseline,
+                                         resamples=section.get("bootstrap", 1000), seed=section.get("seed", 0))
     return summary
 
 

@@ -16,18 +16,20 @@ def metrics_table(results, title="results"):
     from rich.markup import escape
     from rich.table import Table
 
-    from bioharness.stats import fmt_metric
 
     table = Table(title=escape(title))
     for column in ("task", "cat", "metric", "value", "95% CI", "n", "unparsed", "errors"):
         table.add_column(column, justify="right" if column in ("value", "95% CI", "n", "unparsed", "errors") else "left")
     for r in results:
-        for i, (name, m) in enumerate(r["metrics"].items()):
+        n = str(r["n"]) + ("" if r.get("complete", True) else " (incomplete)")
+        errors = r.get("errors", r.get("backend_errors", 0))
+        for i, (name, m) in enumerate(r["metrics"].items() or [("-", {"value": None, "ci95": [None, None]})]):
             lo, hi = m["ci95"]
+            value = "n/a" if m["value"] is None else f"{m['value']:.4f}"
+            ci = "n/a" if lo is None or hi is None else f"[{lo:.3f}, {hi:.3f}]"
             table.add_row(escape(r["task"]) if i == 0 else "", r["category"] if i == 0 else "", escape(name),
-                          fmt_metric(m["value"], ".4f"),
-                          "n/a" if lo is None else f"[{lo:.3f}, {hi:.3f}]", str(r["n"]) if i == 0 else "",
-                          str(r["unparsed"]) if i == 0 else "", str(r["backend_errors"]) if i == 0 else "")
+                          value, ci, n if i == 0 else "", str(r["unparsed"]) if i == 0 else "",
+                          str(errors) if i == 0 else "")
     return table
 
 

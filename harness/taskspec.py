@@ -8,6 +8,7 @@ Unknown keys and missing fields are errors naming the file and the key.
 """
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -17,6 +18,7 @@ import yaml
 from bioharness.errors import DataError, UsageError
 
 CATEGORIES = ("qa", "ie", "gen")
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 # key -> (required, type, description)
 FIELDS = {
@@ -147,11 +149,16 @@ def load_spec(path, plugin=None) -> TaskSpec:
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise DataError(path, "", f"not UTF-8 text (byte {exc.start}): expected a YAML task spec") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = mark.line + 1 if mark is not None else ""
         raise DataError(path, where, f"invalid YAML ({getattr(exc, 'problem', None) or exc})") from None
     _check(raw, FIELDS, path)
+    if not SAFE_NAME.fullmatch(raw["name"]):  # it names the task's result folder
+        raise DataError(path, "name", f"{raw['name']!r} is not a safe name (letters, digits, '_', '-', '.'; "
+                                      "starting with a letter or digit)")
     _check(raw["data"], DATA_FIELDS, path, "data.")
     _check(raw["prompt"], PROMPT_FIELDS, path, "prompt.")
     if "generation" in raw:

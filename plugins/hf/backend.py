@@ -5,7 +5,7 @@ import torch
 
 from bioharness import (
     Loglikelihood, Prediction, UsageError, batched, encode_pair, encode_prompt, has_chat_template, render_prompt,
-    resolve_model,
+    check_adapter, resolve_model,
 )
 from bioharness.plugins.hf.attention import use_cpu_gqa
 
@@ -115,6 +115,8 @@ class HFBackend:
         dev = resolve_device(device)
         torch_dtype = resolve_dtype(resolved.dtype, dev)
         path = resolved.path
+        if resolved.adapter:  # before the model loads: a bad adapter is one line now, not a peft traceback later
+            check_adapter(resolved.adapter, base=path)
         try:
             tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
             model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, trust_remote_code=trust_remote_code)

@@ -9,8 +9,10 @@ never part of ``info``, a repr or an error reason (an endpoint's error message t
 quotes it is masked); it lives only in the client's authorization header.
 """
 import asyncio
+import dataclasses
 import os
 import threading
+import time
 from urllib.parse import urlsplit, urlunsplit
 
 from bioharness import Loglikelihood, Prediction, UsageError, split_trailing_space
@@ -44,11 +46,11 @@ def _public_url(url):
 class OpenAIBackend:
     """A model behind an OpenAI-compatible API."""
 
-    OPTIONS = ("base_url", "concurrency", "batch_size", "timeout", "max_retries", "backoff_base", "backoff_max",
-               "input_price", "output_price")
+    OPTIONS = ("base_url", "concurrency", "batch_size", "timeout", "max_retries", "max_retry_time", "backoff_base",
+               "backoff_max", "input_price", "output_price")
 
-    def __init__(self, model, *, base_url=None, concurrency=8, timeout=60.0, max_retries=6, backoff_base=1.0,
-                 backoff_max=60.0, input_price=None, output_price=None, spec=None):
+    def __init__(self, model, *, base_url=None, concurrency=8, timeout=60.0, max_retries=6, max_retry_time=600.0,
+                 backoff_base=1.0, backoff_max=60.0, input_price=None, output_price=None, spec=None):
         self.model = model
         self.base_url = (base_url or os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL).rstrip("/")
         key = os.environ.get(ENV_KEY) or None
@@ -59,6 +61,7 @@ class OpenAIBackend:
         self.concurrency = _positive_int("concurrency", concurrency)
         self.timeout = _positive_float("timeout", timeout)
         self.max_retries = _positive_int("max_retries", max_retries, minimum=0)
+        self.max_retry_time = _positive_float("max_retry_time", max_retry_time, minimum=0.0)
         self.backoff = Backoff(_positive_float("backoff_base", backoff_base, minimum=0.0),
                                _positive_float("backoff_max", backoff_max, minimum=0.0))
         listed = list_price(model)
@@ -78,6 +81,7 @@ class OpenAIBackend:
             "concurrency": self.concurrency,
             "timeout": self.timeout,
             "max_retries": self.max_retries,
+            "max_retry_time": self.max_retry_time,
         }
 
     @classmethod
@@ -156,8 +160,11 @@ class OpenAIBackend:
 
     async def _attempts(self, call):
         """``call()`` until it succeeds or fails for good: (response, None, attempts) or
-        (None, Failure, attempts)."""
+        (None, Failure, attempts). Retries stop after ``max_retries``, after one retry of a
+        connection that could not be made, or when the next wait would end beyond
+        ``max_retry_time`` seconds after the first attempt began."""
         attempt = 0
+        began = time.monotonic()
         while True:
             try:
                 response = await asyncio.wait_for(call(), timeout=self.timeout)
@@ -168,11 +175,15 @@ class OpenAIBackend:
                 raise
             except Exception as exc:
                 failure = classify(exc, self.timeout)
-            failure = Failure(self._mask(failure.reason), failure.retryable, failure.retry_after)
-            if not failure.retryable or attempt >= self.max_retries:
+            failure = dataclasses.replace(failure, reason=self._mask(failure.reason))
+            if not failure.retryable or attempt >= (min(self.max_retries, 1) if failure.fast else self.max_retries):
                 return None, failure, attempt + 1
+            delay = self.backoff.delay(attempt, failure.retry_after)
+            if time.monotonic() - began + delay > self.max_retry_time:
+                return None, Failure(f"{failure.reason} (retry time budget of {self.max_retry_time:g}s spent; "
+                                     "raise it with --max-retry-time)", False), attempt + 1
             self.usage.retries += 1
-            await asyncio.sleep(self.backoff.delay(attempt, failure.retry_after))
+            await asyncio.sleep(delay)
             attempt += 1
 
     def _record_failure(self, failure, attempts):

@@ -1,12 +1,15 @@
 """Which failures of an HTTP API call are worth retrying, and how long to wait first.
 
-Retried: 408, 409, 429 and 5xx answers, timeouts, connection errors (refused, reset, a
-body cut short) and answers that are not the JSON the API promises. Not retried: other
-4xx answers (a bad request or a bad key does not get better by asking again).
+Retried: 408, 409, 429 and 5xx answers, timeouts, connection errors (reset, a body cut
+short) and answers that are not the JSON the API promises. Not retried: other 4xx answers
+(a bad request or a bad key does not get better by asking again). A connection that cannot
+be made at all (refused, unknown host) is retried once at most: nothing is listening, and
+waiting minutes to learn that helps nobody.
 """
 import email.utils
 import json
 import random
+import socket
 import time
 from dataclasses import dataclass, field
 
@@ -24,6 +27,7 @@ class Failure:
     reason: str  # one line, for Prediction.error
     retryable: bool
     retry_after: float | None = None  # seconds the server asked us to wait
+    fast: bool = False  # no connection could be made: retried once at most
 
 
 def parse_retry_after(headers, now=None) -> float | None:
@@ -72,9 +76,16 @@ def classify(exc, timeout=None) -> Failure:
     if isinstance(exc, (openai.APITimeoutError, asyncio.TimeoutError, TimeoutError)):
         return Failure(f"timeout after {timeout:g}s" if timeout else "timeout", True)
     if isinstance(exc, openai.APIConnectionError):
-        cause = exc.__cause__ or exc.__context__
+        chain, link = [], exc.__cause__ or exc.__context__
+        while link is not None and len(chain) < 10:
+            chain.append(link)
+            link = link.__cause__ or link.__context__
+        # refused / unknown host: the transport's ConnectError (not ConnectTimeout), or the OS error itself
+        root = next((c for c in chain if isinstance(c, (ConnectionRefusedError, socket.gaierror))), None)
+        fast = root is not None or any(type(c).__name__ == "ConnectError" for c in chain)
+        cause = root or (chain[0] if chain else None)
         detail = f"{type(cause).__name__}: {_first_line(cause)}" if cause else _first_line(exc)
-        return Failure(f"connection error: {detail}", True)
+        return Failure(f"connection error: {detail}", True, fast=fast)
     if isinstance(exc, (BadResponse, json.JSONDecodeError, openai.APIResponseValidationError)):
         return Failure(f"invalid response: {_first_line(exc)}", True)
     return Failure(f"{type(exc).__name__}: {_first_line(exc)}", False)

@@ -1,0 +1,99 @@
+"""`bioharness eval` through the fault proxy in front of a real `vllm serve` (issue 12): a
+burst of failed requests leaves the task incomplete (exit 1, nothing failed scored), and the
+same command retries exactly those samples and completes with the result of a clean run."""
+import json
+import time
+
+import pytest
+
+from bioharness.cli import main
+from faultproxy import FaultProxy
+
+pytestmark = pytest.mark.vllm
+
+LIMIT = 6
+OPTIONS = 4  # medqa: one log-likelihood request per option
+
+
+@pytest.fixture
+def server(vllm_server, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", vllm_server.api_key)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    return vllm_server
+
+
+def origin(url):
+    return url.rsplit("/v1", 1)[0]
+
+
+def run_eval(server, base_url, out, data_dir, *extra):
+    return main(["eval", "--model", f"openai:{server.model}", "--base-url", base_url, "--tasks", "medqa",
+                 "--limit", str(LIMIT), "--data-dir", str(data_dir), "--out", str(out), "--bootstrap", "200",
+                 "--batch-size", "1", *map(str, extra)])
+
+
+def task_dir(out, server):
+    return out / "eval" / f"openai__{server.model}" / "medqa"
+
+
+def samples_of(folder):
+    return {s["id"]: s for s in map(json.loads, (folder / "samples.jsonl").read_text().splitlines())}
+
+
+def test_a_burst_of_failures_leaves_the_task_incomplete_and_the_rerun_retries_only_those(server, data_dir, tmp_path,
+                                                                                          capsys):
+    # Requests carry no case marker: they all count as case "-", sent one at a time in order.
+    # Examples 3 and 4 (requests 9-16) meet a burst of faults; later attempts pass through.
+    burst = ["500", "cut", "nonjson", "500", "429", "500", "500", "cut"]
+    with FaultProxy(origin(server.url), {"-": ["pass"] * 2 * OPTIONS + burst}, retry_after=1) as proxy:
+        out = tmp_path / "runs"
+        code = run_eval(server, proxy.url + "/v1", out, data_dir, "--model-args", "max_retries=0")
+        err = capsys.readouterr().err
+        assert code == 1, err
+        assert "Traceback" not in err
+        assert err.strip().splitlines()[-1] == (
+            "Error: 1 task(s) incomplete (medqa 2 failed); first error: HTTP 500: injected 500. Nothing failed was "
+            "scored; run the same command again to retry those samples")
+        folder = task_dir(out, server)
+        first = samples_of(folder)
+        assert len(first) == LIMIT - 2
+        assert not (folder / "metrics.json").exists()
+        manifest = json.loads((folder / "manifest.json").read_text())
+        assert manifest["complete"] is False and manifest["result"]["errors"] == 2
+        assert all(o["logprob"] is not None and "error" not in o for s in first.values() for o in s["output"])
+        sent = len(proxy.attempts)
+        assert sent == LIMIT * OPTIONS
+
+        assert run_eval(server, proxy.url + "/v1", out, data_dir) == 0, capsys.readouterr().err
+        retried = proxy.attempts[sent:]
+        assert len(retried) == 2 * OPTIONS and all(a.delivered for a in retried)  # only the failed samples
+    final = samples_of(folder)
+    assert len(final) == LIMIT and {k: v for k, v in final.items() if k in first} == first  # kept byte for byte
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["n"] == LIMIT and metrics["errors"] == 0 and metrics["complete"] is True
+
+    # The same as one clean run straight against the server.
+    clean = tmp_path / "clean"
+    assert run_eval(server, server.url, clean, data_dir) == 0
+    reference = samples_of(task_dir(clean, server))
+    assert {k: v["values"] for k, v in final.items()} == {k: v["values"] for k, v in reference.items()}
+    for k, v in final.items():
+        assert [o["logprob"] for o in v["output"]] == pytest.approx(
+            [o["logprob"] for o in reference[k]["output"]], abs=1e-4)
+    clean_metrics = json.loads((task_dir(clean, server) / "metrics.json").read_text())
+    assert metrics["metrics"] == clean_metrics["metrics"]
+
+
+def test_retries_of_5xx_stop_at_the_time_budget(server, data_dir, tmp_path, capsys):
+    with FaultProxy(origin(server.url), {"-": ["500"] * 200}) as proxy:
+        start = time.monotonic()
+        code = main(["eval", "--model", f"openai:{server.model}", "--base-url", proxy.url + "/v1", "--tasks", "medqa",
+                     "--limit", "1", "--data-dir", str(data_dir), "--out", str(tmp_path / "runs"),
+                     "--max-retry-time", "3", "--model-args", "max_retries=50,backoff_base=0.5"])
+        elapsed = time.monotonic() - start
+    err = capsys.readouterr().err
+    assert code == 1
+    assert elapsed < 15  # 50 retries with backoff would be minutes
+    assert "first error: HTTP 500: injected 500 (retry time budget of 3s spent; raise it with --max-retry-time) " \
+           "(after " in err.strip().splitlines()[-1]
+    assert 2 <= len(proxy.attempts) <= 4 * OPTIONS  # retried, but not 50 times each
