@@ -33,6 +33,7 @@ DEFAULT_PLUGINS = (
     "bioharness.plugins.lora",
     "bioharness.plugins.bionlp",
     "bioharness.plugins.selfinstruct",
+    "bioharness.plugins.lmeval",
 )
 
 
