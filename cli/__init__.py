@@ -140,14 +140,23 @@ def eval_command(model, tasks, limit, seed, batch_size, dtype, device, base_url,
 
     hooks = get_manager().hooks
     catalog = TaskCatalog(hooks)
-    specs = catalog.select(tasks)
+    # ``prefix:name`` tasks (lm_eval:medqa_4options) are run by the plugin owning the prefix
+    parts = [p.strip() for p in tasks.split(",") if p.strip()]
+    prefixed = {}
+    for part in [p for p in parts if ":" in p]:
+        prefix, _, name = part.partition(":")
+        prefixed.setdefault(prefix, []).append(name)
+    plain = ",".join(p for p in parts if ":" not in p)
+    specs = catalog.select(plain) if plain or not prefixed else []
     options = {"batch_size": batch_size, "dtype": dtype, "device": device, "base_url": base_url,
                **parse_model_args(model_args)}
     settings = EvalSettings(out=Path(out), data_dir=Path(data_dir) if data_dir else None, limit=limit, seed=seed,
                             judge=judge, bootstrap_resamples=resamples,
                             backend_options={k: v for k, v in options.items() if v is not None})
     console = Console(stderr=True)
-    results = evaluate(hooks, catalog, model, specs, settings, console=console)
+    results = evaluate(hooks, catalog, model, specs, settings, console=console) if specs else []
+    for prefix, names in prefixed.items():
+        results += hooks.run_prefixed_tasks(prefix, names, model, settings)
     stdout_console().print(metrics_table(results, title=f"{model}  ({Path(out) / 'eval'})"))
 
 

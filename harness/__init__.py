@@ -13,5 +13,11 @@ PROJECT = "bioharness"
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
 from bioharness.errors import UsageError  # noqa: E402
+# lmeval: what the lm-eval bridge writes and sends (helper `surface` reconciles the full surface)
+from bioharness.errors import DataError  # noqa: E402
+from bioharness.modelspec import parse_model_spec  # noqa: E402
+from bioharness.records import LoglikelihoodRequest, Request  # noqa: E402
+from bioharness.store import RunDir, atomic_write_json, read_json  # noqa: E402
 
-__all__ = ["__version__", "hookimpl", "UsageError", "PROJECT"]
+__all__ = ["__version__", "hookimpl", "UsageError", "PROJECT", "DataError", "parse_model_spec",
+           "LoglikelihoodRequest", "Request", "RunDir", "atomic_write_json", "read_json"]

@@ -72,6 +72,15 @@ def task_dirs():
     """
 
 
+@hookspec(firstresult=True)
+def run_prefixed_tasks(prefix, names, model, settings):
+    """Evaluate tasks that a plugin runs itself, named ``<prefix>:<name>`` in ``--tasks``
+    (``lm_eval:medqa_4options``): write ``<out>/eval/<model>/<task>/`` samples.jsonl and
+    metrics.json as :mod:`bioharness.evaluate` does, and return the metrics.json dicts; return
+    None when ``prefix`` is not this plugin's. ``settings`` is an ``EvalSettings``.
+    """
+
+
 # --- data generation ---------------------------------------------------------------
 
 

@@ -236,6 +236,12 @@ class Hooks:
                 out.append((impl.plugin_name, Path(folder)))
         return out
 
+    def run_prefixed_tasks(self, prefix, names, model, settings):
+        results = self._pm.hook.run_prefixed_tasks(prefix=prefix, names=names, model=model, settings=settings)
+        if results is None:
+            raise UsageError(f"no plugin runs tasks named {prefix}:<task> (e.g. lm_eval:medqa_4options)")
+        return results
+
     def register_commands(self, cli):
         self._pm.hook.register_commands(cli=cli)
 

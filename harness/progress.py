@@ -24,7 +24,7 @@ def metrics_table(results, title="results"):
             lo, hi = m["ci95"]
             table.add_row(escape(r["task"]) if i == 0 else "", r["category"] if i == 0 else "", escape(name),
                           f"{m['value']:.4f}",
-                          f"[{lo:.3f}, {hi:.3f}]", str(r["n"]) if i == 0 else "",
+                          f"[{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else "n/a", str(r["n"]) if i == 0 else "",
                           str(r["unparsed"]) if i == 0 else "", str(r["backend_errors"]) if i == 0 else "")
     return table
 
