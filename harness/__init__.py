@@ -16,8 +16,13 @@ from bioharness.errors import UsageError  # noqa: E402
 # lmeval: what the lm-eval bridge writes and sends (helper `surface` reconciles the full surface)
 from bioharness.errors import DataError  # noqa: E402
 from bioharness.modelspec import parse_model_spec  # noqa: E402
-from bioharness.records import LoglikelihoodRequest, Request  # noqa: E402
-from bioharness.store import RunDir, atomic_write_json, read_json  # noqa: E402
+from bioharness.records import Example, LoglikelihoodRequest, Prediction, Request  # noqa: E402
+from bioharness.store import RunDir, atomic_write_json, atomic_write_text, read_json  # noqa: E402
+# lmeval: `export lm-eval` renders our tasks inside lm-eval (no CLI there): catalog, shots
+from bioharness.taskspec import TaskCatalog  # noqa: E402
+from bioharness.manager import load_plugins  # noqa: E402
+from bioharness.evaluate import choose_shots  # noqa: E402
 
-__all__ = ["__version__", "hookimpl", "UsageError", "PROJECT", "DataError", "parse_model_spec",
-           "LoglikelihoodRequest", "Request", "RunDir", "atomic_write_json", "read_json"]
+__all__ = ["__version__", "hookimpl", "UsageError", "PROJECT", "DataError", "parse_model_spec", "Example",
+           "LoglikelihoodRequest", "Prediction", "Request", "RunDir", "atomic_write_json", "atomic_write_text",
+           "read_json", "TaskCatalog", "load_plugins", "choose_shots"]

@@ -28,3 +28,25 @@ def run_prefixed_tasks(prefix, names, model, settings):
 
     return run_lmeval(names, model, out=settings.out, data_dir=settings.data_dir, limit=settings.limit,
                       backend_options=settings.backend_options, bootstrap=settings.bootstrap_resamples)
+
+
+@hookimpl
+def register_commands(cli):
+    import click
+
+    @cli.group("export")
+    def export_group():
+        """Write bioharness tasks in another harness's format."""
+
+    @export_group.command("lm-eval")
+    @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the lm-eval task configs.")
+    @click.option("--tasks", default="all", show_default=True, help="Task names, a category, a group or all.")
+    @click.option("--data-dir", type=click.Path(file_okay=False, exists=True), envvar="BIOHARNESS_DATA",
+                  help="The data the exported tasks read (default: $BIOHARNESS_DATA at lm-eval run time).")
+    def export_lmeval(out, tasks, data_dir):
+        """lm-eval task configs of bioharness tasks: run them with `lm_eval --include_path OUT`."""
+        from .export import export
+
+        manager = click.get_current_context().find_root().obj
+        for name, notes in export(out, data_dir, tasks, getattr(manager, "hooks", None)):
+            click.echo(f"{name}: " + ("; ".join(notes) if notes else "as in bioharness"))
