@@ -81,6 +81,15 @@ def run_prefixed_tasks(prefix, names, model, settings):
     """
 
 
+@hookspec
+def reported_scores(board):
+    """Published scores for the tasks on a ``compare`` board (``board["tasks"]``): a list of
+    dicts with model, task, metric, value, shots, scoring, harness, status, source, and
+    ``beside`` (the setting is that of the measured rows) with ``difference`` (why not).
+    Compare shows them marked "reported", never in a measured cell, baseline or gain.
+    """
+
+
 # --- data generation ---------------------------------------------------------------
 
 

@@ -242,6 +242,9 @@ class Hooks:
             raise UsageError(f"no plugin runs tasks named {prefix}:<task> (e.g. lm_eval:medqa_4options)")
         return results
 
+    def reported_scores(self, board):
+        return [row for rows in self._pm.hook.reported_scores(board=board) for row in rows or ()]
+
     def register_commands(self, cli):
         self._pm.hook.register_commands(cli=cli)
 
