@@ -17,7 +17,7 @@ from bioharness.errors import UsageError  # noqa: E402
 from bioharness.errors import DataError  # noqa: E402
 from bioharness.modelspec import parse_model_spec  # noqa: E402
 from bioharness.records import Example, LoglikelihoodRequest, Prediction, Request  # noqa: E402
-from bioharness.store import RunDir, atomic_write_json, atomic_write_text, read_json  # noqa: E402
+from bioharness.store import RunDir, atomic_write_json, atomic_write_text, read_json, sha256_file  # noqa: E402
 # lmeval: `export lm-eval` renders our tasks inside lm-eval (no CLI there): catalog, shots
 from bioharness.taskspec import TaskCatalog  # noqa: E402
 from bioharness.manager import load_plugins  # noqa: E402
@@ -25,4 +25,4 @@ from bioharness.evaluate import choose_shots  # noqa: E402
 
 __all__ = ["__version__", "hookimpl", "UsageError", "PROJECT", "DataError", "parse_model_spec", "Example",
            "LoglikelihoodRequest", "Prediction", "Request", "RunDir", "atomic_write_json", "atomic_write_text",
-           "read_json", "TaskCatalog", "load_plugins", "choose_shots"]
+           "read_json", "sha256_file", "TaskCatalog", "load_plugins", "choose_shots"]

@@ -17,11 +17,13 @@ not run again.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
 
-from bioharness import LoglikelihoodRequest, Request, RunDir, UsageError, __version__, parse_model_spec, read_json
+from bioharness import (LoglikelihoodRequest, Request, RunDir, UsageError, __version__, parse_model_spec, read_json,
+                        sha256_file)
 
 from .local import expand, local_task_config
 
@@ -36,10 +38,9 @@ def get_backend(spec_text, **options):
     public = getattr(bioharness, "get_backend", None)
     if public is not None:
         return public(spec_text, **options)
-    from bioharness.manager import load_plugins  # noqa: PLC0415  (temporary: see docstring)
-    from bioharness.models import load_backend
-
-    return load_backend(load_plugins().hooks, spec_text, **options)
+    spec = parse_model_spec(spec_text)
+    factory = bioharness.load_plugins().hooks.backends.get(spec.backend).factory
+    return factory(spec, **{k: v for k, v in options.items() if v is not None})
 
 
 def backend_lm(backend):
@@ -120,29 +121,42 @@ def run_lmeval(names, model_text, *, out, data_dir=None, limit=None, backend_opt
     names = expand(names)
     manager = TaskManager()
     configs = [local_task_config(name, manager, data_dir) for name in names]
-    setting = {"scored_by": f"lm-eval {lm_version}", "scoring": "lm-eval", "num_fewshot": 0, "limit": limit,
-               "limit_rule": "first N documents (lm-eval)", "bioharness": __version__}
     results, todo = [], []
     for name, config in zip(names, configs):
+        setting = _setting(config, lm_version, limit)
         done = _task_dir(out, spec.slug, name) / "metrics.json"
         previous = read_json(done) if done.exists() else None
         if previous and previous.get("setting") == setting and previous.get("model") == str(spec):
             results.append(previous)
         else:
-            todo.append((name, config))
+            todo.append((name, config, setting))
     if not todo:
         return results
     backend = get_backend(model_text, **(backend_options or {}))
     try:
-        evaluated = simple_evaluate(model=backend_lm(backend), tasks=[c for _, c in todo], task_manager=manager,
+        evaluated = simple_evaluate(model=backend_lm(backend), tasks=[c for _, c, _ in todo], task_manager=manager,
                                     limit=limit, log_samples=True, bootstrap_iters=bootstrap)
     except KeyError as exc:  # lm-eval's own error for a dataset it cannot build
         raise UsageError(f"lm_eval: {exc}") from None
     finally:
         backend.close()
-    for name, _ in todo:
+    for name, _, setting in todo:
         results.append(_write_task(out, spec, name, evaluated, setting))
     return results
+
+
+def _setting(config, lm_version, limit):
+    """What a score depends on: lm-eval's version and task version, the data's hash, shots
+    (lm-eval's own: 0 unless the task says otherwise), the limit."""
+    if isinstance(config, str):  # a hub task: lm-eval's config by name
+        version, files, shots = None, [], None
+    else:
+        version = (config.get("metadata") or {}).get("version")
+        files = config["dataset_kwargs"]["data_files"]["test"]
+        shots = config.get("num_fewshot") or 0
+    data_hash = hashlib.sha256("".join(sha256_file(f) for f in files).encode()).hexdigest()[:16] if files else None
+    return {"scored_by": f"lm-eval {lm_version}", "scoring": "lm-eval", "num_fewshot": shots,
+            "task_version": version, "data_hash": data_hash, "limit": limit, "limit_rule": "first N documents (lm-eval)", "bioharness": __version__}
 
 
 def _write_task(out, spec, name, evaluated, setting):

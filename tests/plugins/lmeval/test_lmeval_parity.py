@@ -7,6 +7,7 @@ of MedMCQA and MMLU college medicine (whose first question ends in a space that 
 prompt strips).
 """
 import pytest
+from lmeval_parity import agree
 
 from bioharness.manager import load_plugins
 from bioharness.models import load_backend
@@ -54,17 +55,6 @@ def test_same_prompts_same_choice_same_loglikelihoods(task, lmeval_samples, hf_b
     examples = kind.load(spec, data_dir, spec.split)[:n]
     requests = [kind.requests(spec, e, []) for e in examples]
     flat = hf_backend.loglikelihood([r for reqs in requests for r in reqs])
-    theirs = lmeval_samples[task]
-    assert len(theirs) == n
-    worst, pos = 0.0, 0
-    for example, reqs, sample in zip(examples, requests, theirs):
-        outs, pos = flat[pos : pos + len(reqs)], pos + len(reqs)
-        # the same context and continuations, character for character
-        assert [(r.context, r.continuation) for r in reqs] == [tuple(a) for a in sample["arguments"]]
-        mine = [o.logprob for o in outs]
-        lm = [float(r[0]) for r in sample["filtered_resps"]]
-        worst = max(worst, *(abs(a - b) for a, b in zip(mine, lm)))
-        assert mine.index(max(mine)) == lm.index(max(lm)), example.id
-        assert int(mine.index(max(mine)) == sample["target"]) == sample["acc"]
+    worst = agree(examples, requests, flat, lmeval_samples[task])
     print(f"{task}: {n} samples, same choice on all, max |delta loglik| = {worst:.2e}")
     assert worst < TOL
