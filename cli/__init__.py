@@ -208,6 +208,10 @@ def compare_command(out, baseline, models, resamples, seed):
     for model, gains in board["gain_by_category"].items():
         text = ", ".join(f"{c} {g:+.1%}" for c, g in sorted(gains.items()))
         console.print(f"mean relative gain of {model} over {baseline}: {text}")
+    apart = [r for r in board.get("reported", ()) if not r["beside"]]
+    for r in apart:
+        console.print(f"reported, not comparable: {r['model']} {r['task']} {r['value']:.3f} ({r['difference']})",
+                      markup=False)
 
 
 @cli.command("report")
