@@ -21,7 +21,14 @@ from bioharness.store import RunDir, atomic_write_json, atomic_write_text, read_
 # lmeval: `export lm-eval` renders our tasks inside lm-eval (no CLI there): catalog, shots
 from bioharness.taskspec import TaskCatalog  # noqa: E402
 from bioharness.manager import load_plugins  # noqa: E402
-from bioharness.evaluate import choose_shots  # noqa: E402
+
+
+def choose_shots(kind, spec, data_dir):
+    """The few-shot examples ``bioharness eval`` shows for ``spec`` (imported on call: numpy)."""
+    from bioharness.evaluate import choose_shots as choose
+
+    return choose(kind, spec, data_dir)
+
 
 __all__ = ["__version__", "hookimpl", "UsageError", "PROJECT", "DataError", "parse_model_spec", "Example",
            "LoglikelihoodRequest", "Prediction", "Request", "RunDir", "atomic_write_json", "atomic_write_text",
