@@ -135,7 +135,14 @@ def eval_command(model, tasks, limit, sample, seed, batch_size, dtype, device, b
 
     hooks = get_manager().hooks
     catalog = TaskCatalog(hooks)
-    specs = catalog.select(tasks)
+    # ``prefix:name`` tasks (lm_eval:medqa_4options) are run by the plugin owning the prefix
+    parts = [p.strip() for p in tasks.split(",") if p.strip()]
+    prefixed = {}
+    for part in [p for p in parts if ":" in p]:
+        prefix, _, name = part.partition(":")
+        prefixed.setdefault(prefix, []).append(name)
+    plain = ",".join(p for p in parts if ":" not in p)
+    specs = catalog.select(plain) if plain or not prefixed else []
     options = {"batch_size": batch_size, "dtype": dtype, "device": device, "base_url": base_url,
                "max_retry_time": max_retry_time, **parse_model_args(model_args)}
     settings = EvalSettings(out=Path(out), data_dir=Path(data_dir) if data_dir else None, limit=limit, seed=seed,
@@ -144,10 +151,12 @@ def eval_command(model, tasks, limit, sample, seed, batch_size, dtype, device, b
     console = Console(stderr=True)
     title = f"{model}  ({Path(out) / 'eval'})"
     try:
-        results = evaluate(hooks, catalog, model, specs, settings, console=console)
+        results = evaluate(hooks, catalog, model, specs, settings, console=console) if specs else []
     except IncompleteEvaluation as exc:  # what was scored is shown, then the one-line error
         stdout_console().print(metrics_table(exc.results, title=title))
         raise
+    for prefix, names in prefixed.items():
+        results += hooks.run_prefixed_tasks(prefix, names, model, settings)
     stdout_console().print(metrics_table(results, title=title))
 
 
@@ -203,6 +212,10 @@ def compare_command(out, baseline, models, resamples, seed, wait):
     for model, gains in board["gain_by_category"].items():
         text = ", ".join(f"{c} {g:+.1%}" for c, g in sorted(gains.items()))
         console.print(f"mean relative gain of {model} over {board['baseline']}: {text}")
+    apart = [r for r in board.get("reported", ()) if not r["beside"]]
+    for r in apart:
+        console.print(f"reported, not comparable: {r['model']} {r['task']} {r['value']:.3f} ({r['difference']})",
+                      markup=False)
 
 
 from bioharness.cli.decontaminate import decontaminate_command  # noqa: E402  (needs the helpers above)

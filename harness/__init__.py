@@ -35,3 +35,13 @@ from bioharness.compare import collect as collect_results, compare as compare_mo
 from bioharness.decontam import decontaminate, task_texts  # noqa: E402
 from bioharness.manager import get_reader  # noqa: E402  (readers: plugins build a registered reader by name)
 from bioharness.checks import check_adapter  # noqa: E402  (an adapter checked before a model loads)
+# the task catalogue and plugin loading (`export lm-eval` renders our tasks inside lm-eval, with no CLI)
+from bioharness.taskspec import TaskCatalog  # noqa: E402
+from bioharness.manager import load_plugins  # noqa: E402
+
+
+def choose_shots(kind, spec, data_dir):
+    """The few-shot examples ``bioharness eval`` shows for ``spec``."""
+    from bioharness.evaluate import choose_shots as choose
+
+    return choose(kind, spec, data_dir)

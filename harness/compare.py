@@ -115,6 +115,7 @@ def compare(out, catalog=None, baseline=None, models=None, resamples=1000, seed=
                 if gain is not None:
                     per_category.setdefault(entry["category"], []).append(gain)
             board["gain_by_category"][model] = {c: sum(g) / len(g) for c, g in per_category.items()}
+    board["reported"] = catalog.hooks.reported_scores(board)  # published numbers, kept apart
     atomic_write_json(Path(out) / "leaderboard.json", board)
     return board
 
@@ -150,6 +151,12 @@ def leaderboard_table(board):
     table.add_column("metric")
     for model in board["models"]:
         table.add_column(escape(model), justify="right")
+    beside = {}
+    for row in board.get("reported", ()):
+        if row["beside"]:
+            beside.setdefault(row["task"], []).append(f"{row['model']} {row['value']:.3f} ({row['status']})")
+    if beside:
+        table.add_column("reported, same setting (not measured)")
     for task, entry in board["tasks"].items():
         cells = []
         for model in board["models"]:
@@ -163,5 +170,6 @@ def leaderboard_table(board):
                 star = "*" if diff["low"] > 0 or diff["high"] < 0 else ""
                 text += f" ({diff['diff']:+.3f}{star})"
             cells.append(text)
-        table.add_row(escape(task), escape(entry["metric"] or ""), *cells)
+        table.add_row(escape(task), escape(entry["metric"] or ""), *cells,
+                      *([escape("; ".join(beside.get(task, ["-"])))] if beside else []))
     return table

@@ -35,6 +35,7 @@ DEFAULT_PLUGINS = (
     "bioharness.plugins.bionlp",
     "bioharness.plugins.selfinstruct",
     "bioharness.plugins.report",
+    "bioharness.plugins.lmeval",
 )
 
 
@@ -232,6 +233,16 @@ class Hooks:
         """The first plugin's :class:`bioharness.ResolvedModel` for ``spec``, or None."""
         return next((found for _, found in self._each("resolve_model", spec=spec, prepare=prepare)
                      if found is not None), None)
+
+    def run_prefixed_tasks(self, prefix, names, model, settings):
+        results = next((found for _, found in self._each("run_prefixed_tasks", prefix=prefix, names=names, model=model,
+                                                         settings=settings) if found is not None), None)
+        if results is None:
+            raise UsageError(f"no plugin runs tasks named {prefix}:<task> (e.g. lm_eval:medqa_4options)")
+        return results
+
+    def reported_scores(self, board):
+        return [row for _, rows in self._each("reported_scores", board=board) for row in rows or ()]
 
     def register_commands(self, cli):
         list(self._each("register_commands", cli=cli))

@@ -32,6 +32,7 @@ FIELDS = {
     "metrics": (True, list, "metric names, the first is the headline"),
     "options": (False, dict, "settings of the task kind (scoring mode, labels, ...)"),
     "generation": (False, dict, "max_new_tokens, stop, temperature"),
+    "groups": (False, list, "task groups it belongs to; `--tasks GROUP` selects them all"),
 }
 DATA_FIELDS = {
     "reader": (True, str, "the reader of the original format"),
@@ -92,6 +93,7 @@ class TaskSpec:
     description: str = ""
     options: Mapping[str, Any] = field(default_factory=dict)
     generation: Mapping[str, Any] = field(default_factory=dict)
+    groups: tuple = ()
     path: Path | None = None
     plugin: str | None = None
 
@@ -171,6 +173,8 @@ def load_spec(path, plugin=None) -> TaskSpec:
     for split, names in (files.items() if isinstance(files, dict) else [(None, files or [])]):
         if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
             raise DataError(path, "data.files" + (f".{split}" if split else ""), "expected a list of file names")
+    if not all(isinstance(g, str) and g and g not in ("all", *CATEGORIES) for g in raw.get("groups", ())):
+        raise DataError(path, "groups", "expected a list of group names (not all, qa, ie or gen)")
     if raw["prompt"].get("num_fewshot", 0) < 0:
         raise DataError(path, "prompt.num_fewshot", "must be >= 0")
     if raw["prompt"].get("num_fewshot", 0) and "fewshot_split" not in raw["prompt"]:
@@ -179,7 +183,7 @@ def load_spec(path, plugin=None) -> TaskSpec:
         name=raw["name"], version=raw["version"], category=raw["category"], kind=raw["kind"],
         description=raw.get("description", ""), data=raw["data"], prompt=raw["prompt"],
         metrics=tuple(raw["metrics"]), options=raw.get("options") or {}, generation=raw.get("generation") or {},
-        path=path, plugin=plugin,
+        groups=tuple(raw.get("groups", ())), path=path, plugin=plugin,
     )
 
 
@@ -211,7 +215,8 @@ class TaskCatalog:
         return self.kinds[name]
 
     def select(self, selector: str) -> list:
-        """``T1,T2``, a category (``qa``, ``ie``, ``gen``) or ``all``; unknown names are errors."""
+        """``T1,T2``, a category (``qa``, ``ie``, ``gen``), a group a spec lists in ``groups``
+        (``openmedllm``) or ``all``; unknown names are errors."""
         names = []
         for part in [p.strip() for p in selector.split(",") if p.strip()]:
             if part == "all":
@@ -220,6 +225,8 @@ class TaskCatalog:
                 names += [n for n, s in self.specs.items() if s.category == part]
             elif part in self.specs:
                 names.append(part)
+            elif any(part in s.groups for s in self.specs.values()):
+                names += [n for n, s in self.specs.items() if part in s.groups]
             else:
                 raise UsageError(f"unknown task {part!r}; `bioharness tasks` lists them (or use qa, ie, gen, all)")
         if not names:

@@ -53,7 +53,8 @@ def encode_pair(tokenizer, context, continuation, max_length) -> tuple[list[int]
 
     The continuation's ids are those of the whole text minus those of the context, so a
     token spanning the boundary is counted once, the way the model reads the whole text.
-    The context is cut from the left so that both fit in ``max_length`` tokens.
+    The context is cut from the left so that the model reads at most ``max_length`` tokens
+    (context and continuation but its last token, which is only predicted), as lm-eval does.
     """
     context, continuation = split_trailing_space(context, continuation)
     if context:
@@ -65,7 +66,7 @@ def encode_pair(tokenizer, context, continuation, max_length) -> tuple[list[int]
         ctx, cont = [start], tokenizer(continuation, add_special_tokens=False)["input_ids"]
     if not cont:
         raise UsageError(f"empty continuation after tokenisation: {continuation!r}")
-    if len(cont) >= max_length:
+    if len(cont) > max_length:
         raise UsageError(f"continuation of {len(cont)} tokens does not fit max_length {max_length}")
-    ctx = ctx[-(max_length - len(cont)):]
+    ctx = ctx[-(max_length + 1 - len(cont)):]
     return ctx, cont

@@ -84,6 +84,15 @@ OBSERVER_PLUGIN = textwrap.dedent(
 
 
     @hookimpl
+    def run_prefixed_tasks(prefix, names, model, settings):
+        if prefix != "echo":
+            return None
+        EVENTS.append(("prefixed", names, model, settings.limit))
+        return [{"task": f"echo:{n}", "category": "qa", "metrics": {"acc": {"value": 0.5, "ci95": [None, None]}},
+                 "n": 2, "unparsed": 0, "backend_errors": 0} for n in names]
+
+
+    @hookimpl
     def on_stage_start(stage, run_dir, config):
         EVENTS.append(("start", stage, run_dir.name, config))
 
@@ -232,6 +241,18 @@ def test_hook_resolve_model(tmp_path):
     assert resolve_model("hf:org/name").source == "hub"
     assert module.CALLS[:3] == [(f"vllm:house-model+{adapter}", True), ("hf:house-model", False),
                                 ("hf:embedded", False)]
+
+
+def test_hook_run_prefixed_tasks(observer, tmp_path):
+    manager, module = observer
+    (tmp_path / "tasks_here").mkdir()
+    result = invoke(manager, "eval", "--model", "hf:m", "--tasks", "echo:a,echo:b", "--limit", "3",
+                    "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert module.EVENTS == [("prefixed", ["a", "b"], "hf:m", 3)]
+    assert "echo:a" in result.output and "echo:b" in result.output and "n/a" in result.output
+    with pytest.raises(Exception, match="no plugin runs tasks named nope:<task>"):
+        invoke(manager, "eval", "--model", "hf:m", "--tasks", "nope:a", "--out", str(tmp_path))
 
 
 def hookspec_names():

@@ -18,6 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "transformers", "vllm", "openai", "peft", "lm_eval")
 #: What `from bioharness import ...` offers: the names bioharness/__init__.py defines or imports.
 PUBLIC = {name for name, value in vars(bioharness).items() if not name.startswith("_") and not inspect.ismodule(value)}
+PUBLIC.add("__version__")  # the one dunder a plugin may read (lm-eval results record it)
 
 
 def imports(path):

@@ -172,7 +172,7 @@ class VLLMBackend:
         if not requests:
             return []
         # One generated token is the least vLLM runs; the prompt must leave room for it.
-        pairs = [encode_pair(self.tokenizer, r.context, r.continuation, self.max_length - 1) for r in requests]
+        pairs = [encode_pair(self.tokenizer, r.context, r.continuation, self.max_length - 2) for r in requests]
         unique = {}
         for ctx, cont in pairs:
             unique.setdefault(tuple(ctx + cont), len(unique))

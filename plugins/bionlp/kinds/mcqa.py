@@ -52,6 +52,7 @@ class McqaKind(BionlpKind):
         "aliases": (dict, "answer word -> label, for parsing generated answers in label mode"),
         "continuation": (str, "log-likelihood continuation for letter tasks: letter (default) or text"),
         "group_by": (str, "a meta key (e.g. subject): accuracy per group as well"),
+        "strip": (list, "input fields whose surrounding whitespace is removed before the prompt is filled in"),
     }
 
     # -- validation --------------------------------------------------------------------
@@ -63,6 +64,8 @@ class McqaKind(BionlpKind):
         if opts.get("continuation", "letter") not in CONTINUATIONS:
             raise DataError(spec.path, "options.continuation",
                             f"{opts['continuation']!r} is not one of {', '.join(CONTINUATIONS)}")
+        if not all(isinstance(x, str) and x for x in opts.get("strip", ())):
+            raise DataError(spec.path, "options.strip", "expected a list of input field names")
         labels = opts.get("labels")
         if labels is not None:
             if len(labels) < 2 or not all(isinstance(x, str) and x for x in labels) or len(set(labels)) != len(labels):
@@ -102,6 +105,9 @@ class McqaKind(BionlpKind):
 
     def prompt_fields(self, spec, example):
         fields = dict(example.inputs)
+        for name in spec.options.get("strip", ()):
+            if isinstance(fields.get(name), str):
+                fields[name] = fields[name].strip()
         options = example.inputs.get("options")
         if hasattr(options, "items"):
             letters = list(options)
