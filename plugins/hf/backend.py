@@ -130,12 +130,17 @@ class _StopOnStrings:
     def __call__(self, input_ids, scores, **kwargs):
         done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
         for row, stops in enumerate(self.stops):
-            if not stops:
-                continue
-            tail = input_ids[row, max(self.prompt_len, input_ids.shape[1] - self.window) :]
-            text = self.tokenizer.decode(tail, skip_special_tokens=True)
-            done[row] = any(s in text for s in stops)
+            if stops:
+                done[row] = self.row_done(row, input_ids[row, self.prompt_len :].tolist())
         return done
+
+    def row_done(self, row, new_tokens) -> bool:
+        """Whether ``new_tokens`` (what row ``row`` generated so far) ends in a stop string."""
+        stops = self.stops[row]
+        if not stops:
+            return False
+        text = self.tokenizer.decode(new_tokens[-self.window :], skip_special_tokens=True)
+        return any(s in text for s in stops)
 
 
 def truncate_at_stop(text, stops):
@@ -247,8 +252,11 @@ class HFBackend:
             # out-of-memory error shows up on the first batch rather than the last.
             idxs.sort(key=lambda i: len(encoded[i]), reverse=True)
             for batch in batched(idxs, self.batch_size):
-                outs = self._generate_batch([encoded[i] for i in batch], [requests[i] for i in batch],
-                                            max_new, temperature, top_p, seed)
+                seqs, reqs = [encoded[i] for i in batch], [requests[i] for i in batch]
+                if self.fast and not (temperature and temperature > 0):
+                    outs = self._greedy_batch(seqs, reqs, max_new)
+                else:
+                    outs = self._generate_batch(seqs, reqs, max_new, temperature, top_p, seed)
                 for i, pred in zip(batch, outs):
                     results[i] = pred
                 if progress:
@@ -282,7 +290,9 @@ class HFBackend:
         if any(stops):
             kwargs["stopping_criteria"] = StoppingCriteriaList([_StopOnStrings(self.tokenizer, stops, ids.shape[1])])
         out = self.model.generate(input_ids=ids, attention_mask=mask, **kwargs)
-        new = out[:, ids.shape[1] :].tolist()
+        return self._predictions(seqs, reqs, out[:, ids.shape[1] :].tolist(), max_new)
+
+    def _predictions(self, seqs, reqs, new, max_new):
         preds = []
         for row, r in enumerate(reqs):
             tokens = new[row]
@@ -297,6 +307,43 @@ class HFBackend:
             preds.append(Prediction(id=r.id, text=text, finish_reason=reason,
                                     prompt_tokens=len(seqs[row]), completion_tokens=len(tokens)))
         return preds
+
+    def _greedy_batch(self, seqs, reqs, max_new):
+        """Greedy decoding written out: vocabulary logits at the last position only, and a
+        row that is done (end of sequence, stop string, its length) leaves the batch at
+        once instead of being carried, padded, until the slowest row ends. Same tokens as
+        ``model.generate`` on the same batch (the reference path)."""
+        ids, mask = self._left_pad(seqs)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        stop_check = _StopOnStrings(self.tokenizer, [list(r.stop) for r in reqs], 0)
+        new = [[] for _ in seqs]
+        rows = list(range(len(seqs)))  # the request each batch row belongs to
+        eos = set(self.eos_ids)
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                         logits_to_keep=1)
+        cache, pos = out.past_key_values, positions[:, -1:]
+        nxt = out.logits[:, -1].argmax(-1)
+        while True:
+            keep = []
+            for b, tok in enumerate(nxt.tolist()):
+                r = rows[b]
+                new[r].append(tok)
+                if tok in eos or len(new[r]) >= max_new or stop_check.row_done(r, new[r]):
+                    continue
+                keep.append(b)
+            if not keep:
+                break
+            if len(keep) < len(rows):
+                index = torch.tensor(keep, device=self.device)
+                cache.batch_select_indices(index)
+                mask, nxt, pos = mask[index], nxt[index], pos[index]
+                rows = [rows[b] for b in keep]
+            mask = torch.cat([mask, mask.new_ones((len(rows), 1))], dim=1)
+            pos = pos + 1
+            out = self.model(input_ids=nxt.unsqueeze(1), attention_mask=mask, position_ids=pos,
+                             past_key_values=cache, use_cache=True, logits_to_keep=1)
+            nxt = out.logits[:, -1].argmax(-1)
+        return self._predictions(seqs, reqs, new, max_new)
 
     # -- log-likelihood --------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """The hf backend's fast paths against its reference path (``fast=False``): same choices,
 log-likelihoods within 1e-4 and the same greedy text, on the tiny Llama and on real
 MedQA/PubMedQA samples with the embedded model."""
+import dataclasses
 import os
 
 import pytest
@@ -149,3 +150,15 @@ def test_fast_path_matches_reference_on_real_samples(embedded_backends, data_dir
         return [max(range(per), key=lambda k: results[q * per + k].logprob) for q in range(n)]
 
     assert choices(got) == choices(want)
+
+
+@pytest.mark.embedded
+def test_fast_greedy_generation_matches_reference_on_meqsum(embedded_backends, data_dir):
+    fast, reference = embedded_backends
+    reqs = [dataclasses.replace(r, max_new_tokens=24, stop=("\n\n",), chat=False)
+            for r in task_requests("meqsum", data_dir, 6)]
+    reqs += [dataclasses.replace(r, id=r.id + "-chat", max_new_tokens=24, chat=True) for r in reqs[:3]]
+    got, want = fast.generate(reqs), reference.generate(reqs)
+    assert [(p.text, p.finish_reason, p.completion_tokens) for p in got] == [
+        (p.text, p.finish_reason, p.completion_tokens) for p in want]
+    assert len({p.completion_tokens for p in got}) > 1  # rows ended at different steps
