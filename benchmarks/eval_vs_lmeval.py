@@ -172,11 +172,11 @@ def raw_hf(work: Path, task: str, batch_size: int):
     inputs = json.loads((work / "raw_inputs.json").read_text())
     out = {"ll": {}, "gen": {}}
     with torch.inference_mode():
-        for item in [i for i in inputs["ll"] if i["id"].startswith(task + "/")]:  # a context, its one-token continuations
+        for item in [i for i in inputs["ll"] if i["id"].split("/")[0] in task.split(",")]:  # a context, its one-token continuations
             ids = torch.tensor([item["context_ids"]])
             logp = torch.log_softmax(model(input_ids=ids, logits_to_keep=1).logits[0, -1].float(), -1)
             out["ll"][item["id"]] = [float(logp[c]) for c in item["choice_ids"]]
-        gens = sorted([g for g in inputs["gen"] if g["id"].startswith(task + "/")], key=lambda g: len(g["ids"]),
+        gens = sorted([g for g in inputs["gen"] if g["id"].split("/")[0] in task.split(",")], key=lambda g: len(g["ids"]),
                       reverse=True)
         tok.padding_side = "left"
         pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
@@ -201,8 +201,8 @@ def raw_vllm(work: Path, task: str):
 
     inputs = json.loads((work / "raw_inputs.json").read_text())
     llm = LLM(model=str(embedded.ensure_model_dir()), dtype="float32", gpu_memory_utilization=0.3, seed=0)
-    ll = [item for item in inputs["ll"] if item["id"].startswith(task + "/")]
-    gens = [g for g in inputs["gen"] if g["id"].startswith(task + "/")]
+    ll = [item for item in inputs["ll"] if item["id"].split("/")[0] in task.split(",")]
+    gens = [g for g in inputs["gen"] if g["id"].split("/")[0] in task.split(",")]
     params = [SamplingParams(max_tokens=1, temperature=0.0, logprob_token_ids=item["choice_ids"], detokenize=False)
               for item in ll]
     outs = llm.generate([{"prompt_token_ids": i["context_ids"]} for i in ll], params, use_tqdm=False) if ll else []
@@ -252,8 +252,8 @@ def lmeval_outputs(out: Path):
 
 def raw_outputs(work: Path, engine):
     merged = {"ll": {}, "gen": {}}
-    for task in (*LL_TASKS, GEN_TASK):
-        part = json.loads((work / f"raw_{engine}_{task}.json").read_text())
+    for path in work.glob(f"raw_{engine}_*.json"):
+        part = json.loads(path.read_text())
         merged["ll"].update(part["ll"])
         merged["gen"].update(part["gen"])
     return merged
@@ -359,6 +359,9 @@ def main():
 
     ref = ("--model-args", "fast=false")
     tasks = list(limits)  # the last is the generation task
+    if args.medqa == args.pubmedqa:  # one command for both log-likelihood tasks, on every side
+        tasks = [",".join(LL_TASKS), GEN_TASK]
+        limits = {tasks[0]: args.medqa, GEN_TASK: args.meqsum}
     contenders = {
         "lm-eval": lambda out: [lm_cmd(out, t) for t in tasks],
         "bioharness-hf": lambda out: bh_run("embedded", out),
