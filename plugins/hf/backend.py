@@ -174,7 +174,10 @@ class HFBackend:
         # fast=False keeps the reference path (every logit computed, a second pass over a
         # copied cache, batches by count): the tests hold the fast path to it.
         self.fast = _as_bool("fast", fast)
-        self.batch_tokens = int(batch_tokens) if batch_tokens else self.batch_size * 1024
+        try:
+            self.batch_tokens = int(batch_tokens) if batch_tokens else self.batch_size * 1024
+        except (TypeError, ValueError):
+            raise UsageError(f"batch_tokens must be an integer, got {batch_tokens!r}") from None
         if self.batch_tokens < 1:
             raise UsageError(f"batch_tokens must be >= 1, got {batch_tokens}")
         self.device = next(model.parameters()).device
