@@ -1,4 +1,6 @@
 """transformers inference: batched generation and log-likelihood scoring."""
+import os
+import sys
 from collections import defaultdict
 
 import torch
@@ -38,6 +40,55 @@ def load_adapter(model, adapter_dir):
     return PeftModel.from_pretrained(model, adapter_dir)
 
 
+def _as_bool(name, value):
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise UsageError(f"hf backend: {name} must be true or false, got {value!r}")
+
+
+def auto_threads() -> tuple[int, str]:
+    """CPU threads for torch when the user chose none: the CPUs this process may use that
+    are not already busy (1-minute load average), at least one. OpenMP threads that share a
+    core with other work wait on each other at every operation: on a shared two-core
+    machine one thread was up to 4x faster than two."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = 0.0
+    free = max(1, min(cpus, int(cpus - load + 0.5)))
+    return free, f"auto: {cpus} CPUs, load {load:.1f}"
+
+
+def set_cpu_threads(threads=None) -> str:
+    """Set torch's CPU thread count unless the user already did; returns where it came from.
+
+    The ``threads`` option wins; then OMP_NUM_THREADS / MKL_NUM_THREADS (which torch reads
+    itself); otherwise :func:`auto_threads` decides, and one line on stderr says so."""
+    if threads is not None:
+        try:
+            n = int(threads)
+        except (TypeError, ValueError):
+            raise UsageError(f"hf backend: threads must be an integer, got {threads!r}") from None
+        if n < 1:
+            raise UsageError(f"hf backend: threads must be >= 1, got {n}")
+        torch.set_num_threads(n)
+        return "option"
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        if os.environ.get(var):
+            return var
+    n, why = auto_threads()
+    torch.set_num_threads(n)
+    print(f"hf backend: {n} CPU thread{'s' if n != 1 else ''} ({why}; set OMP_NUM_THREADS or "
+          "--model-args threads=N to choose)", file=sys.stderr)
+    return why
+
+
 class _StopOnStrings:
     """Per-row stopping criterion: a row is done once its new text contains a stop string.
 
@@ -55,12 +106,17 @@ class _StopOnStrings:
     def __call__(self, input_ids, scores, **kwargs):
         done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
         for row, stops in enumerate(self.stops):
-            if not stops:
-                continue
-            tail = input_ids[row, max(self.prompt_len, input_ids.shape[1] - self.window) :]
-            text = self.tokenizer.decode(tail, skip_special_tokens=True)
-            done[row] = any(s in text for s in stops)
+            if stops:
+                done[row] = self.row_done(row, input_ids[row, self.prompt_len :].tolist())
         return done
+
+    def row_done(self, row, new_tokens) -> bool:
+        """Whether ``new_tokens`` (what row ``row`` generated so far) ends in a stop string."""
+        stops = self.stops[row]
+        if not stops:
+            return False
+        text = self.tokenizer.decode(new_tokens[-self.window :], skip_special_tokens=True)
+        return any(s in text for s in stops)
 
 
 def truncate_at_stop(text, stops):
@@ -72,9 +128,13 @@ def truncate_at_stop(text, stops):
 class HFBackend:
     """A transformers model (plus optional PEFT adapter) answering bioharness requests."""
 
-    OPTIONS = ("dtype", "device", "batch_size", "max_length", "trust_remote_code", "share_context")
+    OPTIONS = ("dtype", "device", "batch_size", "batch_tokens", "max_length", "trust_remote_code", "share_context",
+               "fast", "threads")
+    #: On CPU a batch is cut where padding would exceed this share of its real tokens.
+    PAD_SLACK = 0.1
 
-    def __init__(self, model, tokenizer, *, spec=None, batch_size=8, max_length=None, share_context=True):
+    def __init__(self, model, tokenizer, *, spec=None, batch_size=8, max_length=None, share_context=True,
+                 fast=True, batch_tokens=None):
         self.model = model.eval()
         base = model.get_base_model() if hasattr(model, "get_base_model") else model  # a PEFT model
         use_cpu_gqa(base)
@@ -86,7 +146,16 @@ class HFBackend:
             raise UsageError(f"batch_size must be >= 1, got {batch_size}")
         config_len = getattr(model.config, "max_position_embeddings", None) or 2048
         self.max_length = int(max_length or config_len)
-        self.share_context = share_context
+        self.share_context = _as_bool("share_context", share_context)
+        # fast=False keeps the reference path (every logit computed, a second pass over a
+        # copied cache, batches by count): the tests hold the fast path to it.
+        self.fast = _as_bool("fast", fast)
+        try:
+            self.batch_tokens = int(batch_tokens) if batch_tokens else self.batch_size * 1024
+        except (TypeError, ValueError):
+            raise UsageError(f"batch_tokens must be an integer, got {batch_tokens!r}") from None
+        if self.batch_tokens < 1:
+            raise UsageError(f"batch_tokens must be >= 1, got {batch_tokens}")
         self.device = next(model.parameters()).device
         self.has_chat_template = has_chat_template(tokenizer)
         gen_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
@@ -100,11 +169,15 @@ class HFBackend:
             "dtype": str(next(model.parameters()).dtype).replace("torch.", ""),
             "device": str(self.device),
             "attention": getattr(base.config, "_attn_implementation", None),
+            "fast": self.fast,
         }
+        if self.device.type == "cpu":
+            self.info["threads"] = torch.get_num_threads()
 
     @classmethod
     def from_spec(cls, spec, *, dtype="auto", device=None, batch_size=8, max_length=None,
-                  trust_remote_code=False, share_context=True, **unknown):
+                  trust_remote_code=False, share_context=True, fast=True, batch_tokens=None, threads=None,
+                  **unknown):
         if unknown:
             raise UsageError(
                 f"hf backend: unknown option(s) {', '.join(sorted(unknown))} (known: {', '.join(cls.OPTIONS)})"
@@ -113,6 +186,8 @@ class HFBackend:
 
         resolved = resolve_model(spec, dtype=dtype)
         dev = resolve_device(device)
+        if dev.type == "cpu":
+            threads_note = set_cpu_threads(threads)
         torch_dtype = resolve_dtype(resolved.dtype, dev)
         path = resolved.path
         if resolved.adapter:  # before the model loads: a bad adapter is one line now, not a peft traceback later
@@ -125,8 +200,11 @@ class HFBackend:
             raise UsageError(f"hf backend: could not load model {path!r}: {first}") from None
         if resolved.adapter:
             model = load_adapter(model, resolved.adapter)
-        return cls(model.to(dev), tokenizer, spec=spec, batch_size=batch_size, max_length=max_length,
-                   share_context=share_context)
+        backend = cls(model.to(dev), tokenizer, spec=spec, batch_size=batch_size, max_length=max_length,
+                      share_context=share_context, fast=fast, batch_tokens=batch_tokens)
+        if dev.type == "cpu":
+            backend.info["threads_from"] = threads_note
+        return backend
 
     def close(self):
         self.model = None
@@ -156,8 +234,11 @@ class HFBackend:
             # out-of-memory error shows up on the first batch rather than the last.
             idxs.sort(key=lambda i: len(encoded[i]), reverse=True)
             for batch in batched(idxs, self.batch_size):
-                outs = self._generate_batch([encoded[i] for i in batch], [requests[i] for i in batch],
-                                            max_new, temperature, top_p, seed)
+                seqs, reqs = [encoded[i] for i in batch], [requests[i] for i in batch]
+                if self.fast and not (temperature and temperature > 0):
+                    outs = self._greedy_batch(seqs, reqs, max_new)
+                else:
+                    outs = self._generate_batch(seqs, reqs, max_new, temperature, top_p, seed)
                 for i, pred in zip(batch, outs):
                     results[i] = pred
                 if progress:
@@ -191,7 +272,9 @@ class HFBackend:
         if any(stops):
             kwargs["stopping_criteria"] = StoppingCriteriaList([_StopOnStrings(self.tokenizer, stops, ids.shape[1])])
         out = self.model.generate(input_ids=ids, attention_mask=mask, **kwargs)
-        new = out[:, ids.shape[1] :].tolist()
+        return self._predictions(seqs, reqs, out[:, ids.shape[1] :].tolist(), max_new)
+
+    def _predictions(self, seqs, reqs, new, max_new):
         preds = []
         for row, r in enumerate(reqs):
             tokens = new[row]
@@ -207,6 +290,43 @@ class HFBackend:
                                     prompt_tokens=len(seqs[row]), completion_tokens=len(tokens)))
         return preds
 
+    def _greedy_batch(self, seqs, reqs, max_new):
+        """Greedy decoding written out: vocabulary logits at the last position only, and a
+        row that is done (end of sequence, stop string, its length) leaves the batch at
+        once instead of being carried, padded, until the slowest row ends. Same tokens as
+        ``model.generate`` on the same batch (the reference path)."""
+        ids, mask = self._left_pad(seqs)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        stop_check = _StopOnStrings(self.tokenizer, [list(r.stop) for r in reqs], 0)
+        new = [[] for _ in seqs]
+        rows = list(range(len(seqs)))  # the request each batch row belongs to
+        eos = set(self.eos_ids)
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                         logits_to_keep=1)
+        cache, pos = out.past_key_values, positions[:, -1:]
+        nxt = out.logits[:, -1].argmax(-1)
+        while True:
+            keep = []
+            for b, tok in enumerate(nxt.tolist()):
+                r = rows[b]
+                new[r].append(tok)
+                if tok in eos or len(new[r]) >= max_new or stop_check.row_done(r, new[r]):
+                    continue
+                keep.append(b)
+            if not keep:
+                break
+            if len(keep) < len(rows):
+                index = torch.tensor(keep, device=self.device)
+                cache.batch_select_indices(index)
+                mask, nxt, pos = mask[index], nxt[index], pos[index]
+                rows = [rows[b] for b in keep]
+            mask = torch.cat([mask, mask.new_ones((len(rows), 1))], dim=1)
+            pos = pos + 1
+            out = self.model(input_ids=nxt.unsqueeze(1), attention_mask=mask, position_ids=pos,
+                             past_key_values=cache, use_cache=True, logits_to_keep=1)
+            nxt = out.logits[:, -1].argmax(-1)
+        return self._predictions(seqs, reqs, new, max_new)
+
     # -- log-likelihood --------------------------------------------------------------
 
     def _encode_pair(self, context, continuation):
@@ -214,26 +334,73 @@ class HFBackend:
 
     @torch.inference_mode()
     def loglikelihood(self, requests, progress=None):
-        pairs = [self._encode_pair(r.context, r.continuation) for r in requests]
+        pairs = self._encode_pairs(requests)
         by_context = defaultdict(list)
         for i, (ctx, _) in enumerate(pairs):
             by_context[tuple(ctx)].append(i)
         contexts = sorted(by_context, key=len, reverse=True)
         results = [None] * len(requests)
-        # A batch holds up to batch_size contexts; each context is run once, then all of
+        if self.fast and self.share_context:
+            groups = self._token_budget_batches([len(c) for c in contexts])
+        else:
+            groups = [range(s, min(s + self.batch_size, len(contexts))) for s in range(0, len(contexts), self.batch_size)]
+        # A batch holds contexts of similar length; each context is run once, then all of
         # its continuations are scored from the cached keys/values.
-        for group in batched(contexts, self.batch_size):
+        for rows in groups:
+            group = [contexts[k] for k in rows]
             idxs = [i for ctx in group for i in by_context[ctx]]
-            if self.share_context:
-                scored = self._score_shared(group, [[pairs[i][1] for i in by_context[c]] for c in group])
-            else:
+            if not self.share_context:
                 scored = self._score_full([pairs[i] for i in idxs])
+            elif self.fast:
+                scored = self._score_fast(group, [[pairs[i][1] for i in by_context[c]] for c in group])
+            else:
+                scored = self._score_shared(group, [[pairs[i][1] for i in by_context[c]] for c in group])
             for i, (logprob, greedy) in zip(idxs, scored):
                 results[i] = Loglikelihood(id=requests[i].id, logprob=logprob,
                                            num_tokens=len(pairs[i][1]), is_greedy=greedy)
             if progress:
                 progress(len(idxs))
         return results
+
+    def _encode_pairs(self, requests):
+        """Token ids of every (context, continuation); the reference path encodes each
+        pair on its own, the fast path encodes each distinct text once."""
+        if not self.fast:
+            return [self._encode_pair(r.context, r.continuation) for r in requests]
+        memo = {}
+        tokenizer = self.tokenizer
+
+        class _Memo:  # the tokenizer, with each distinct text encoded once
+            bos_token_id = tokenizer.bos_token_id
+            eos_token_id = tokenizer.eos_token_id
+
+            def __call__(self, text, add_special_tokens=True):
+                key = (text, add_special_tokens)
+                if key not in memo:
+                    memo[key] = tokenizer(text, add_special_tokens=add_special_tokens)
+                return memo[key]
+
+        cached = _Memo()
+        return [encode_pair(cached, r.context, r.continuation, self.max_length) for r in requests]
+
+    def _token_budget_batches(self, lengths):
+        """Consecutive runs of ``lengths`` (sorted longest first) forming one batch each: at
+        most ``batch_size`` rows and ``batch_tokens`` padded tokens, and on CPU, where a
+        padded position costs as much as a real one, at most ``PAD_SLACK`` of padding."""
+        batches, start = [], 0
+        while start < len(lengths):
+            width, real, end = lengths[start], lengths[start], start + 1
+            while end < len(lengths) and end - start < self.batch_size:
+                rows = end - start + 1
+                if rows * width > self.batch_tokens and rows > 1:
+                    break
+                if self.device.type == "cpu" and rows * width > (real + lengths[end]) * (1 + self.PAD_SLACK):
+                    break
+                real += lengths[end]
+                end += 1
+            batches.append(range(start, end))
+            start = end
+        return batches
 
     @staticmethod
     def _sum_logprobs(logits, targets):
@@ -267,6 +434,55 @@ class HFBackend:
         for row, c in enumerate(conts):
             logits = torch.cat([last_logits[owner[row]].unsqueeze(0), out2.logits[row, : len(c) - 1]], dim=0)
             scored.append(self._sum_logprobs(logits, cont_ids[row, : len(c)]))
+        return scored
+
+    def _score_fast(self, contexts, conts_per_context):
+        """The shared-context scoring without the work nobody reads: the context pass
+        computes vocabulary logits at its last position only; when every continuation is
+        one token (MCQA letters, yes/no/maybe) that is all there is to score, and no second
+        pass runs; otherwise the cache is copied only where a context has several
+        continuations."""
+        ids, mask = self._left_pad([list(c) for c in contexts])
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        single = all(len(c) == 1 for conts in conts_per_context for c in conts)
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=not single,
+                         logits_to_keep=1)
+        last_logp = torch.log_softmax(out.logits[:, -1, :].float(), dim=-1)
+        if single:
+            best = last_logp.argmax(-1).tolist()
+            scored = []
+            for g, conts in enumerate(conts_per_context):
+                picked = last_logp[g, [c[0] for c in conts]].tolist()
+                scored.extend((lp, c[0] == best[g]) for lp, c in zip(picked, conts))
+            return scored
+        owner = [g for g, conts in enumerate(conts_per_context) for _ in conts]
+        conts = [c for conts in conts_per_context for c in conts]
+        cache = out.past_key_values
+        index = torch.tensor(owner, device=self.device)
+        if owner != list(range(len(contexts))):
+            cache.reorder_cache(index)
+        width = max(len(c) for c in conts)
+        cont_ids = torch.full((len(conts), width), self.tokenizer.pad_token_id, dtype=torch.long, device=self.device)
+        cont_mask = torch.zeros((len(conts), width), dtype=torch.long, device=self.device)
+        for row, c in enumerate(conts):
+            cont_ids[row, : len(c)] = torch.tensor(c, device=self.device)
+            cont_mask[row, : len(c)] = 1
+        full_mask = torch.cat([mask[index], cont_mask], dim=1)
+        start = mask[index].sum(-1, keepdim=True)
+        cont_pos = start + torch.arange(width, device=self.device).unsqueeze(0)
+        # The last continuation position predicts nothing that is scored.
+        out2 = self.model(input_ids=cont_ids[:, : width - 1], attention_mask=full_mask[:, :-1],
+                          position_ids=cont_pos[:, : width - 1], past_key_values=cache, use_cache=False) \
+            if width > 1 else None
+        scored = []
+        for row, c in enumerate(conts):
+            target = cont_ids[row, : len(c)]
+            first = last_logp[owner[row]]
+            lp, greedy = float(first[c[0]]), bool(first.argmax() == c[0])
+            if len(c) > 1:
+                more, more_greedy = self._sum_logprobs(out2.logits[row, : len(c) - 1], target[1:])
+                lp, greedy = lp + more, greedy and more_greedy
+            scored.append((lp, greedy))
         return scored
 
     def _score_full(self, pairs):

@@ -52,10 +52,13 @@ class VLLMBackend:
 
     OPTIONS = ("dtype", "device", "batch_size", "tensor_parallel_size", "pipeline_parallel_size",
                "data_parallel_size", "gpu_memory_utilization", "kv_cache_memory_bytes", "max_model_len",
-               "enforce_eager", "seed", "trust_remote_code", "max_lora_rank")
+               "enforce_eager", "seed", "trust_remote_code", "max_lora_rank", "prefix_caching", "fast")
 
-    def __init__(self, engine, tokenizer, *, spec=None, lora=None):
+    def __init__(self, engine, tokenizer, *, spec=None, lora=None, fast=True):
         self._engine = engine
+        # fast=False keeps the reference path: every (context, continuation) scored from
+        # prompt log-probs of the whole sequence. The tests hold the fast path to it.
+        self.fast = engines._as_bool("fast", fast)
         self.tokenizer = tokenizer
         self.lora = lora
         self.has_chat_template = has_chat_template(tokenizer)
@@ -72,10 +75,11 @@ class VLLMBackend:
             "tensor_parallel_size": config.get("tensor_parallel_size", 1),
             "pipeline_parallel_size": config.get("pipeline_parallel_size", 1),
             "data_parallel_size": config.get("data_parallel_size", 1),
+            "fast": self.fast,
         }
 
     @classmethod
-    def from_spec(cls, spec, *, max_lora_rank=None, **options):
+    def from_spec(cls, spec, *, max_lora_rank=None, fast=True, **options):
         unknown = sorted(set(options) - set(cls.OPTIONS))
         if unknown:
             raise UsageError(
@@ -106,7 +110,7 @@ class VLLMBackend:
         engine = engines.acquire(config)
         try:
             lora = lora_request(resolved.adapter) if resolved.adapter else None
-            return cls(engine, tokenizer, spec=spec, lora=lora)
+            return cls(engine, tokenizer, spec=spec, lora=lora, fast=fast)
         except BaseException:
             engines.release(engine)
             raise
@@ -167,12 +171,60 @@ class VLLMBackend:
     # -- log-likelihood --------------------------------------------------------------
 
     def loglikelihood(self, requests, progress=None):
-        from vllm import SamplingParams
-
         if not requests:
             return []
         # One generated token is the least vLLM runs; the prompt must leave room for it.
         pairs = [encode_pair(self.tokenizer, r.context, r.continuation, self.max_length - 2) for r in requests]
+        scores = [None] * len(requests)
+        whole = list(range(len(requests)))
+        if self.fast:
+            whole = self._score_next_token(pairs, scores, progress)
+        if whole:
+            for i, score in zip(whole, self._score_prompts([pairs[i] for i in whole], progress)):
+                scores[i] = score
+        return [Loglikelihood(id=r.id, logprob=lp, num_tokens=len(pairs[i][1]), is_greedy=greedy)
+                for i, (r, (lp, greedy)) in enumerate(zip(requests, scores))]
+
+    def _score_next_token(self, pairs, scores, progress):
+        """Fast path: contexts whose continuations are all one token are run once each, and
+        the log-probs of exactly those tokens read at the next position (``logprob_token_ids``):
+        no prompt log-probs, so the engine's prefix cache serves shared prefixes. Fills
+        ``scores``; returns the indices left for :meth:`_score_prompts`."""
+        from vllm import SamplingParams
+        from vllm.sampling_params import MAX_LOGPROB_TOKEN_IDS
+
+        by_context = {}
+        for i, (ctx, _) in enumerate(pairs):
+            by_context.setdefault(tuple(ctx), []).append(i)
+        single = {ctx: idxs for ctx, idxs in by_context.items()
+                  if all(len(pairs[i][1]) == 1 for i in idxs)
+                  and len({pairs[i][1][0] for i in idxs}) <= MAX_LOGPROB_TOKEN_IDS}
+        if single:
+            contexts = list(single)
+            wanted = [sorted({pairs[i][1][0] for i in single[ctx]}) for ctx in contexts]
+            params = [SamplingParams(max_tokens=1, temperature=0.0, logprob_token_ids=ids, detokenize=False)
+                      for ids in wanted]
+            counted = None
+            if progress:
+                sizes = [len(single[ctx]) for ctx in contexts]
+                done = iter(sizes)  # each finished context counts as its requests (the total is exact)
+
+                def counted(n, it=done):
+                    progress(sum(next(it, 0) for _ in range(n)))
+            outputs = self.engine.run([list(ctx) for ctx in contexts], params, self.lora, counted)
+            for ctx, out in zip(contexts, outputs):
+                completion = out.outputs[0]
+                top = completion.logprobs[0]
+                chosen = completion.token_ids[0]
+                for i in single[ctx]:
+                    token = pairs[i][1][0]
+                    scores[i] = (float(top[token].logprob), token == chosen)
+        return [i for ctx, idxs in by_context.items() if ctx not in single for i in idxs]
+
+    def _score_prompts(self, pairs, progress):
+        """(log-prob, greedy) of each pair from the prompt log-probs of context + continuation."""
+        from vllm import SamplingParams
+
         unique = {}
         for ctx, cont in pairs:
             unique.setdefault(tuple(ctx + cont), len(unique))
@@ -180,17 +232,17 @@ class VLLMBackend:
         # prompt_logprobs=0: the log-prob and rank of each prompt token, nothing else.
         params = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0, detokenize=False)
         outputs = self.engine.run(sequences, [params] * len(sequences), self.lora, progress)
-        if progress and len(sequences) < len(requests):  # identical requests were scored once
-            progress(len(requests) - len(sequences))
+        if progress and len(sequences) < len(pairs):  # identical requests were scored once
+            progress(len(pairs) - len(sequences))
         results = []
-        for request, (ctx, cont) in zip(requests, pairs):
+        for ctx, cont in pairs:
             scored = outputs[unique[tuple(ctx + cont)]].prompt_logprobs
             total, greedy = 0.0, True
             for position in range(len(ctx), len(ctx) + len(cont)):
                 entry = scored[position][cont[position - len(ctx)]]
                 total += float(entry.logprob)
                 greedy = greedy and entry.rank == 1
-            results.append(Loglikelihood(id=request.id, logprob=total, num_tokens=len(cont), is_greedy=greedy))
+            results.append((total, greedy))
         return results
 
 

@@ -386,6 +386,10 @@ def normalise_options(options: dict, device_type: str) -> dict:
     for name in ("enforce_eager", "trust_remote_code"):
         if options.get(name) is not None:
             out[name] = _as_bool(name, options[name])
+    # vLLM caches shared prefixes by default (few-shot blocks, one context with several
+    # one-token answers); prefix_caching=false turns it off, e.g. to time without it.
+    if options.get("prefix_caching") is not None:
+        out["enable_prefix_caching"] = _as_bool("prefix_caching", options["prefix_caching"])
     if (device_type == "cpu" and "gpu_memory_utilization" not in out and "kv_cache_memory_bytes" not in out
             and not os.environ.get("VLLM_CPU_KVCACHE_SPACE")):
         out["gpu_memory_utilization"] = CPU_MEMORY_UTILIZATION

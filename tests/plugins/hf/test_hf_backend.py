@@ -147,7 +147,8 @@ def test_loglikelihood_matches_unbatched_reference(tiny_llama, tokenizer, share_
 
 
 def test_shared_context_runs_each_context_once(tiny_llama, tokenizer, monkeypatch):
-    backend = HFBackend(tiny_llama, tokenizer, batch_size=8)
+    # the reference path; test_hf_fast.py counts the fast path's passes
+    backend = HFBackend(tiny_llama, tokenizer, batch_size=8, fast=False)
     seen_rows = []
     original = tiny_llama.forward
 
