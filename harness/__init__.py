@@ -14,4 +14,16 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 from bioharness.errors import UsageError  # noqa: E402
 
-__all__ = ["__version__", "hookimpl", "UsageError", "PROJECT"]
+
+
+def get_backend(spec_text, **options):
+    """The backend a model spec names (``embedded``, ``hf:PATH``, ``vllm:PATH``, ``openai:MODEL``),
+    built through the active plugin manager (the CLI's), else the default plugins.
+    [runner: thin version until helper `surface`'s lands]"""
+    from bioharness.manager import active_manager
+    from bioharness.models import load_backend
+
+    return load_backend(active_manager().hooks, spec_text, **options)
+
+
+__all__ = ["__version__", "hookimpl", "UsageError", "PROJECT", "get_backend"]

@@ -99,25 +99,20 @@ class TaskRun:
             "judge": settings.judge if spec.category == "gen" else None,
             "bioharness": __version__,
         }
-        config = {"task": spec.name, "model": model_text, **{k: v for k, v in self.setting.items() if k != "bioharness"}}
-        previous = self.dir.manifest
-        if previous and previous.get("config") != config and (self.dir / "samples.jsonl").exists():
-            changed = sorted(k for k in config if previous.get("config", {}).get(k) != config[k])
-            raise UsageError(
-                f"{self.dir.path} holds results of a different setting (changed: {', '.join(changed)}); "
-                "use another --out or remove that folder"
-            )
-        self.config = config
+        self.config = {"task": spec.name, "model": model_text,
+                       **{k: v for k, v in self.setting.items() if k != "bioharness"}}
+
+    def open(self):
+        """Read back what an earlier (killed) run scored; only after the stage runner checked the folder."""
         self.samples = self.dir.jsonl("samples.jsonl")
         self.todo = [e for e in self.examples if e.id not in self.samples]
+        return self
 
     @property
     def done(self):
         return not self.todo
 
-    def run(self, backend, judge, advance):
-        self.dir.start("eval", self.config)
-        self.hooks.stage_start("eval", self.dir.path, self.config)
+    def run(self, backend, judge, advance, on_record):
         chunk = self.settings.chunk_size
         for start in range(0, len(self.todo), chunk):
             examples = self.todo[start : start + chunk]
@@ -139,7 +134,7 @@ class TaskRun:
                 })
             self.samples.extend(records)
             for record in records:
-                self.hooks.sample("eval", record)
+                on_record(record)
             advance(len(examples))
         return self.finish()
 
@@ -172,36 +167,46 @@ class TaskRun:
             "backend_errors": failures, "unparsed": unparsed, "written": time.time(),
         }
         self.dir.write_json("metrics.json", result, sort_keys=False)  # headline metric first
-        self.dir.finish({"n": len(rows), "headline": {spec.metrics[0]: metrics.get(spec.metrics[0], {}).get("value")}})
-        self.hooks.stage_end("eval", self.dir.path, result)
         return result
 
 
-def evaluate(hooks, catalog, model_text, specs, settings, console=None):
-    """Evaluate one model on ``specs``; returns the metrics.json contents of each task."""
+def evaluate(hooks, catalog, model_text, specs, settings, console=None, slug=None, archive=None):
+    """Evaluate one model on ``specs``, each task a stage (see :mod:`bioharness.stages`) in
+    ``<out>/eval/<slug>/<task>``; returns the metrics.json contents of each task."""
     from bioharness.modelspec import parse_model_spec
     from bioharness.models import load_backend
     from bioharness.progress import progress_bar
+    from bioharness.stages import Stage, run_stage
 
     spec = parse_model_spec(model_text)
     hooks.backends.get(spec.backend)  # unknown backend: fail before reading any data
-    runs = []
-    for task in specs:
-        kind = catalog.kind(task.kind)
-        runs.append(TaskRun(task, kind, str(spec), spec.slug, settings, hooks))
-    backend = judge = None
+    slug = slug or spec.slug
+    runs = [TaskRun(task, catalog.kind(task.kind), str(spec), slug, settings, hooks) for task in specs]
+    engines = {}
+
+    def engine(name, text, **options):
+        if name not in engines:
+            engines[name] = load_backend(hooks, text, **options)
+        return engines[name]
+
     results = []
     try:
         with progress_bar(console) as bar:
             for run in runs:
-                if run.todo and backend is None:
-                    backend = load_backend(hooks, model_text, **settings.backend_options)
-                if run.todo and settings.judge and run.spec.category == "gen" and judge is None:
-                    judge = load_backend(hooks, settings.judge)
-                handle = bar.add_task(run.spec.name, total=len(run.examples), completed=len(run.examples) - len(run.todo))
-                results.append(run.run(backend, judge, lambda n, h=handle: bar.advance(h, n)))
+                def work(run_dir, on_record, run=run):
+                    run.open()
+                    backend = engine("model", model_text, **settings.backend_options) if run.todo else None
+                    judge = (engine("judge", settings.judge) if run.todo and settings.judge
+                             and run.spec.category == "gen" else None)
+                    handle = bar.add_task(run.spec.name, total=len(run.examples),
+                                          completed=len(run.examples) - len(run.todo))
+                    return run.run(backend, judge, lambda n: bar.advance(handle, n), on_record)
+
+                stage = Stage("eval", f"eval {slug}/{run.spec.name}", "bioharness.eval", __version__, run.config, work,
+                              {"adapter": spec.adapter} if spec.adapter else {})
+                say = console.print if console is not None else print
+                results.append(run_stage(hooks, stage, run.dir.path, say=say, archive=archive))
     finally:
-        for engine in (backend, judge):
-            if engine is not None:
-                engine.close()
+        for backend in engines.values():
+            backend.close()
     return results

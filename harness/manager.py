@@ -201,8 +201,10 @@ class Hooks:
         caller = getattr(self._pm.hook, hookname)
         # One implementation at a time so that each registration knows its plugin.
         for impl in reversed(caller.get_hookimpls()):
-            def register(name, factory, *, description="", options=(), _plugin=impl.plugin_name):
-                registry.add(_plugin, name, factory, description=description, options=options)
+            def register(name, factory, *, description="", options=(), inputs=None, outputs=None,
+                         _plugin=impl.plugin_name):
+                registry.add(_plugin, name, factory, description=description, options=options, inputs=inputs,
+                             outputs=outputs)
             impl.function(register=register)
         return registry
 
@@ -235,6 +237,10 @@ class Hooks:
                 out.append((impl.plugin_name, Path(folder)))
         return out
 
+    def plugin_version(self, plugin):
+        module = self._pm.get_plugin(plugin)
+        return _module_version(module) if module is not None else None
+
     def register_commands(self, cli):
         self._pm.hook.register_commands(cli=cli)
 
@@ -261,4 +267,14 @@ def load_plugins(names=(), *, defaults=True, entry_points=True, env=None):
         manager.load_entry_points()
     manager.load_named(split_plugin_names([env.get(ENV_PLUGINS, ""), *names]))
     manager.hooks.validate()
+    global ACTIVE
+    ACTIVE = manager
     return manager
+
+
+#: The manager the running command loaded (what :func:`bioharness.get_backend` builds through).
+ACTIVE = None
+
+
+def active_manager():
+    return ACTIVE if ACTIVE is not None else load_plugins()

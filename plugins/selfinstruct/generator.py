@@ -177,7 +177,9 @@ class SelfInstructGenerator:
                 self._recover(requests_log, instructions, on_record)
                 instructions, imported = self._import(run, seeds, instructions, on_record)
                 logs.append(instructions)
-                return self._generate(run, seeds, requests_log, instructions, imported, on_record)
+                result = self._generate(run, seeds, requests_log, instructions, imported, on_record)
+                # the seed pool is an output too: a run trains on seeds + generated
+                return {**result, "outputs": {"seeds": str(seeds_path.resolve())}}
             finally:
                 for log in logs:
                     log.close()
@@ -385,26 +387,16 @@ class SelfInstructGenerator:
 
     def _get_backend(self):
         if self._backend is None:
-            from bioharness.models import load_backend
+            import bioharness
 
             config = self.config
             options = dict(config.model_args)
-            options.update(base_url=config.base_url, concurrency=config.concurrency)
-            self._backend = load_backend(self._get_hooks(), config.model, **options)
+            if config.model.startswith("openai:"):  # the endpoint's options; local engines batch instead
+                options.update(base_url=config.base_url, concurrency=config.concurrency)
+            else:
+                options.setdefault("batch_size", config.concurrency)
+            self._backend = bioharness.get_backend(config.model, **options)
         return self._backend
-
-    def _get_hooks(self):
-        if self._hooks is None:
-            import click
-
-            ctx = click.get_current_context(silent=True)
-            manager = ctx.find_root().obj if ctx is not None else None
-            if manager is None or not hasattr(manager, "hooks"):
-                from bioharness.manager import load_plugins
-
-                manager = load_plugins()
-            self._hooks = manager.hooks
-        return self._hooks
 
     def _get_console(self):
         if self._console is None:
