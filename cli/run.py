@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from bioharness.errors import DataError, UsageError
-from bioharness.stages import Stage, input_option, jsonable, plugin_options, plugin_stage, run_stage
+from bioharness.stages import Stage, jsonable, plugin_stage, run_stage
 
 DEFAULT_YAML = """\
 # The default experiment of `bioharness run` (offline, embedded model, ~10 min on 2 CPU cores).
@@ -23,7 +23,7 @@ out: runs/default
 base: embedded                 # the model tuned and evaluated
 teacher: embedded              # the model that writes new instructions (any model spec)
 instructions: null             # an instruction file (JSON/JSONL) instead of generating
-tasks: [pubmedqa, bc5cdr_chem, meqsum]   # one QA, one IE, one GEN task
+tasks: [pubmedqa, chemprot, meqsum]      # one QA, one IE (relations), one GEN task
 limit: 20                      # examples per task (seeded subset)
 seed: 0
 judge: null                    # model spec of an LLM judge for GEN tasks
@@ -51,6 +51,48 @@ compare: {bootstrap: 1000, seed: 0}
 DEFAULT = yaml.safe_load(DEFAULT_YAML)
 
 ABLATION = ("all", "qa", "ie", "gen")
+
+
+def input_option(registration, artifact):
+    """The option of ``registration`` that takes ``artifact`` (as its registration declares)."""
+    for option, kind in registration.inputs.items():
+        if kind == artifact:
+            return option
+    raise UsageError(f"{registration.kind} {registration.name!r} declares no {artifact} input")
+
+
+def plugin_options(path, section, values, registry, selector):
+    """Typed, defaulted factory keywords for one plugin section of a run config: a value that is
+    not the option's type is an error naming ``path:section.key``."""
+    import click
+
+    values = dict(values or {})
+    names = registry.names()
+    name = values.pop(selector, None) or (names[0] if len(names) == 1 else None)
+    if name is None or name not in registry:
+        known = ", ".join(names) or "none installed"
+        raise DataError(path, f"{section}.{selector}", f"unknown {registry.kind} {name!r} (known: {known})"
+                        if name else f"which {registry.kind}? ({known})")
+    registration = registry.get(name)
+    options = {opt.name: opt for opt in registration.options}
+    ctx = click.Context(click.Command(section))
+    kwargs = {}
+    for key, value in values.items():
+        opt = options.get(key.replace("-", "_"))
+        if opt is None:
+            raise DataError(path, f"{section}.{key}", f"not an option of {registry.kind} {name!r} "
+                                                       f"(known: {', '.join(sorted(options))})")
+        if isinstance(value, (list, dict)) and not opt.multiple:
+            raise DataError(path, f"{section}.{key}", f"expected one value, got {type(value).__name__}")
+        try:
+            kwargs[opt.name] = opt.type_cast_value(ctx, value)
+        except click.BadParameter as exc:
+            raise DataError(path, f"{section}.{key}", exc.message) from None
+    for opt_name, opt in options.items():
+        if opt_name not in kwargs:
+            default = opt.get_default(ctx, call=True)
+            kwargs[opt_name] = None if type(default).__name__ == "Sentinel" else default  # click's "no default"
+    return registration, kwargs
 
 
 def _text(value):
@@ -172,7 +214,7 @@ class Experiment:
         self.groups = ABLATION if config.get("ablate_categories") else ("all",)
         self.trains = {}
         for group in self.groups:
-            values = {**trainer_values, "base": config["base"],
+            values = {"base": config["base"], **trainer_values,
                       self.data_option: str(self.out / "instructions" / f"instructions-{group}.jsonl")}
             self.trains[group] = self._plugin("train", values, hooks.trainers, name="train" if group == "all"
                                               else f"train-{group}")

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from bioharness.errors import DataError, UsageError
+from bioharness.errors import UsageError
 from bioharness.store import RunDir
 
 MANIFEST = "stage.json"
@@ -103,45 +103,3 @@ def plugin_stage(hooks, kind, registration, options, name=None):
     return Stage(kind, name or kind, registration.name, hooks.plugin_version(registration.plugin), options,
                  lambda run_dir, on_record: worker.run(run_dir, on_record=on_record), inputs,
                  dict(registration.outputs))
-
-
-def input_option(registration, artifact):
-    """The option of ``registration`` that takes ``artifact`` (as its registration declares)."""
-    for option, kind in registration.inputs.items():
-        if kind == artifact:
-            return option
-    raise UsageError(f"{registration.kind} {registration.name!r} declares no {artifact} input")
-
-
-def plugin_options(path, section, values, registry, selector):
-    """Typed, defaulted factory keywords for one plugin section of a run config: a value that is
-    not the option's type is an error naming ``path:section.key``."""
-    import click
-
-    values = dict(values or {})
-    names = registry.names()
-    name = values.pop(selector, None) or (names[0] if len(names) == 1 else None)
-    if name is None or name not in registry:
-        known = ", ".join(names) or "none installed"
-        raise DataError(path, f"{section}.{selector}", f"unknown {registry.kind} {name!r} (known: {known})"
-                        if name else f"which {registry.kind}? ({known})")
-    registration = registry.get(name)
-    options = {opt.name: opt for opt in registration.options}
-    ctx = click.Context(click.Command(section))
-    kwargs = {}
-    for key, value in values.items():
-        opt = options.get(key.replace("-", "_"))
-        if opt is None:
-            raise DataError(path, f"{section}.{key}", f"not an option of {registry.kind} {name!r} "
-                                                       f"(known: {', '.join(sorted(options))})")
-        if isinstance(value, (list, dict)) and not opt.multiple:
-            raise DataError(path, f"{section}.{key}", f"expected one value, got {type(value).__name__}")
-        try:
-            kwargs[opt.name] = opt.type_cast_value(ctx, value)
-        except click.BadParameter as exc:
-            raise DataError(path, f"{section}.{key}", exc.message) from None
-    for opt_name, opt in options.items():
-        if opt_name not in kwargs:
-            default = opt.get_default(ctx, call=True)
-            kwargs[opt_name] = None if type(default).__name__ == "Sentinel" else default  # click's "no default"
-    return registration, kwargs
