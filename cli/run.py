@@ -151,9 +151,7 @@ def load_config(path=None, overrides=None):
             if key in PLUGIN_SECTIONS or key in SECTIONS:
                 if value is not None and not isinstance(value, dict):
                     raise DataError(path, key, f"expected a mapping of options, got {value!r}")
-                if key == "generate" and value is None:
-                    config[key] = None  # generate: null -> no generated instructions, the seeds only
-                elif key in PLUGIN_SECTIONS and PLUGIN_SECTIONS[key] in (value or {}):
+                if key in PLUGIN_SECTIONS and PLUGIN_SECTIONS[key] in (value or {}):
                     config[key] = dict(value)  # another plugin: none of the default's options
                 else:
                     config[key] = {**(config.get(key) or {}), **(value or {})}
@@ -205,7 +203,7 @@ class Experiment:
         self.base = str(parse_model_spec(config["base"]))
         self.data_dir = config.get("data_dir") or data_dir
         self.generate = None
-        if not config.get("instructions") and config.get("generate") is not None:
+        if not config.get("instructions"):
             options = {**config["generate"], "model": config["teacher"]}
             self.generate = self._plugin("generate", options, hooks.generators)
         trainer_values = dict(config.get("train") or {})
@@ -293,7 +291,7 @@ class Experiment:
             for group in self.groups:
                 chosen = [i for i in items if group == "all" or i.category == group]
                 if not chosen:
-                    raise UsageError(f"no {group} instructions to train on (of {len(items)})")
+                    raise UsageError(f"no instructions of category {group} to train on (of {len(items)} read)")
                 write_instructions(run_dir / f"instructions-{group}.jsonl", chosen)
                 counts[group] = len(chosen)
             return {**summary, "written": counts}

@@ -140,3 +140,111 @@ def test_shipped_configs_load_and_validate(name):
         assert config["base"] == "meta-llama/Llama-2-7b-hf" and config["ablate_categories"] is True
         assert set(experiment.trains) == {"all", "qa", "ie", "gen"}
         assert {s.category for s in experiment.specs} == {"qa", "ie", "gen"} and len(experiment.specs) == 15
+
+
+def test_transfer_matrix_gain_per_task_category():
+    from bioharness.cli.run import transfer_matrix
+
+    def diff(d, rel):
+        return {"diff": d, "low": d - 0.1, "high": d + 0.1, "p_le_zero": 0.2, "relative_gain": rel}
+
+    board = {"tasks": {
+        "a": {"category": "qa", "vs_baseline": {"m-qa": diff(0.1, 0.2), "m-ie": diff(0.0, 0.0)}},
+        "b": {"category": "qa", "vs_baseline": {"m-qa": diff(0.2, 0.4), "m-ie": diff(-0.1, float("nan"))}},
+        "c": {"category": "ie", "vs_baseline": {"m-qa": diff(0.05, 0.1)}},
+    }}
+    matrix = transfer_matrix(board, {"qa": "m-qa", "ie": "m-ie"})
+    assert matrix["qa"]["qa"]["gain"] == pytest.approx(0.3) and matrix["qa"]["ie"]["gain"] == pytest.approx(0.1)
+    assert matrix["ie"]["qa"]["gain"] == 0.0 and "ie" not in matrix["ie"]  # NaN gains are left out, not 0
+    assert matrix["qa"]["qa"]["tasks"]["b"] == {"diff": 0.2, "low": pytest.approx(0.1), "high": pytest.approx(0.3),
+                                                "p": 0.2, "relative_gain": 0.4}
+
+
+def test_ablation_builds_one_adapter_per_category(tmp_path, tiny_llama_dir, data_dir):
+    items = [{"id": f"{c}{i}", "instruction": f"Do the {c} thing number {i}.", "input": "", "output": "ok",
+              "category": c} for c in ("qa", "ie", "gen") for i in range(2)]
+    data = tmp_path / "mine.jsonl"
+    data.write_text("".join(json.dumps(x) + "\n" for x in items))
+    config = load_config(tiny_config(tmp_path, tiny_llama_dir, ablate_categories=True, instructions=str(data)))
+    experiment = Experiment(load_plugins(env={}), config, data_dir=data_dir)
+    assert experiment.generate is None  # --instructions: nothing generated
+    assert {g: s.name for g, s in experiment.trains.items()} == {"all": "train", "qa": "train-qa", "ie": "train-ie",
+                                                                 "gen": "train-gen"}
+    result = experiment.stage(experiment._instructions_stage({"instructions": str(data)}), "instructions")
+    assert result["written"] == {"all": 6, "qa": 2, "ie": 2, "gen": 2}
+    ie = [json.loads(x) for x in Path(result["outputs"]["instructions-ie"]).read_text().splitlines()]
+    assert [x["id"] for x in ie] == ["ie0", "ie1"]
+    assert experiment.trains["ie"].inputs == {"data": str(tmp_path / "run" / "instructions" / "instructions-ie.jsonl")}
+
+
+def test_stage_in_a_folder_of_another_key_is_refused(tmp_path):
+    from bioharness.errors import UsageError
+    from bioharness.stages import Stage, run_stage
+
+    hooks = load_plugins(env={}).hooks
+    data = tmp_path / "adapter"
+    data.mkdir()
+    (data / "w.bin").write_bytes(b"1")
+    calls = []
+
+    def stage(r):
+        def work(run_dir, on_record):
+            calls.append(r)
+            (run_dir / "out.txt").write_text(str(r))
+            return {"r": r}
+        return Stage("train", "toy", "toy", "1", {"r": r}, work, {"adapter": data}, {"text": "out.txt"})
+
+    said = []
+    assert run_stage(hooks, stage(1), tmp_path / "s", say=said.append)["outputs"] == {"text": str(tmp_path / "s" / "out.txt")}
+    assert run_stage(hooks, stage(1), tmp_path / "s", say=said.append)["r"] == 1 and said == ["toy: up to date"]
+    (data / "w.bin").write_bytes(b"2")  # changed in place: a new input
+    with pytest.raises(UsageError, match="holds complete results of a different setting \\(changed: adapter\\)"):
+        run_stage(hooks, stage(1), tmp_path / "s", say=said.append)
+    run_stage(hooks, stage(2), tmp_path / "s", say=said.append, archive=tmp_path / "old")
+    assert calls == [1, 2] and said[-1].startswith("toy: r, adapter changed; rerunning")
+    assert (tmp_path / "old").iterdir().__next__().joinpath("out.txt").read_text() == "1"
+
+
+def _kill_when(config, data_dir, ready, timeout=600):
+    """Start `bioharness run CONFIG` in a child, kill -9 it once ``ready()`` holds."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "BIOHARNESS_PLUGINS": ""}
+    child = subprocess.Popen([sys.executable, "-m", "bioharness.cli", "run", str(config), "--data-dir", str(data_dir)],
+                             env=env, stdout=subprocess.DEVNULL, stderr=open(Path(config).with_suffix(".log"), "w"))
+    deadline = time.monotonic() + timeout
+    try:
+        while not ready():
+            assert child.poll() is None, Path(config).with_suffix(".log").read_text()[-2000:]
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        if child.poll() is None:
+            os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+
+
+def test_kill_9_in_training_and_in_evaluation_then_the_same_command_finishes(tmp_path, tiny_llama_dir, data_dir):
+    config = tiny_config(tmp_path, tiny_llama_dir, limit=40, tasks="pubmedqa")
+    text = yaml.safe_load(config.read_text())
+    text["train"]["max_steps"] = 6
+    config.write_text(yaml.safe_dump(text))
+    run = tmp_path / "run"
+    _kill_when(config, data_dir, lambda: list((run / "train" / "checkpoints").glob("checkpoint-*/trainer_state.json")))
+    assert not (run / "train" / "adapter").exists()
+    samples = run / "eval" / "base" / "pubmedqa" / "samples.jsonl"
+    _kill_when(config, data_dir, lambda: samples.is_file() and samples.read_text().count("\n") >= 16)
+    assert (run / "train" / "adapter").is_dir() and not (run / "eval" / "base" / "pubmedqa" / "metrics.json").exists()
+    result = invoke("run", str(config), "--data-dir", str(data_dir))
+    assert result.exit_code == 0, result.output
+    assert "train: up to date" in result.output and "eval base/pubmedqa: resuming" in result.output
+    steps = [json.loads(x)["step"] for x in (run / "train" / "train_log.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 7))  # nothing lost or repeated across the kill
+    for label in ("base", "tuned"):
+        ids = [json.loads(x)["id"] for x in (run / "eval" / label / "pubmedqa" / "samples.jsonl").read_text().splitlines()]
+        assert len(ids) == len(set(ids)) == 40
+    assert json.loads((run / "eval" / "base" / "pubmedqa" / "metrics.json").read_text())["n"] == 40
