@@ -120,8 +120,10 @@ def test_eval_resumes_without_redoing_samples(toy, tiny_llama_dir):
     assert run(manager, *args).exit_code == 0
     samples = out / "eval" / "hf__tiny-llama0" / "colours" / "samples.jsonl"
     lines = samples.read_text().splitlines(keepends=True)
-    # a kill: the last 3 records gone, the 4th-last torn
+    # a kill: the last 3 records gone, the 4th-last torn, the stage not marked complete
     samples.write_text("".join(lines[:6]) + lines[6][:20])
+    stage = samples.parent / "stage.json"
+    stage.write_text(stage.read_text().replace('"complete": true', '"complete": false'))
     seen = []
     manager.pm.register(type("Spy", (), {"on_sample": staticmethod(
         __import__("bioharness").hookimpl(lambda stage, record: seen.append(record["id"])))}), name="spy")
