@@ -30,20 +30,20 @@ judge: null                    # model spec of an LLM judge for GEN tasks
 ablate_categories: false       # also adapters tuned on qa-, ie-, gen-only instructions
 generate:                      # options of the generator (the 80 seeds are always included)
   generator: selfinstruct
-  n: 6
-  per_request: 3
-  max_tokens: 320
-  concurrency: 4
-  max_requests: 4
+  n: 4
+  per_request: 2
+  max_tokens: 256
+  concurrency: 2
+  max_requests: 2
   default_category: qa
 decontaminate: {n: 13, contamination: drop}
 train:                         # options of the trainer
   trainer: lora
-  max_steps: 12
-  batch_size: 8
+  max_steps: 10
+  batch_size: 4
   micro_batch_size: 4
-  cutoff_len: 192
-  save_steps: 4
+  cutoff_len: 160
+  save_steps: 5
   sanity_prompts: 0
 eval: {batch_size: 8, bootstrap: 1000}
 compare: {bootstrap: 1000, seed: 0}

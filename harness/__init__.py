@@ -13,6 +13,7 @@ PROJECT = "bioharness"
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
 from bioharness.errors import UsageError  # noqa: E402
+from bioharness.modelspec import parse_model_spec  # noqa: E402  [runner: the selfinstruct teacher check]
 
 
 
@@ -26,4 +27,4 @@ def get_backend(spec_text, **options):
     return load_backend(active_manager().hooks, spec_text, **options)
 
 
-__all__ = ["__version__", "hookimpl", "UsageError", "PROJECT", "get_backend"]
+__all__ = ["__version__", "hookimpl", "UsageError", "PROJECT", "get_backend", "parse_model_spec"]

@@ -108,10 +108,6 @@ class TaskRun:
         self.todo = [e for e in self.examples if e.id not in self.samples]
         return self
 
-    @property
-    def done(self):
-        return not self.todo
-
     def run(self, backend, judge, advance, on_record):
         chunk = self.settings.chunk_size
         for start in range(0, len(self.todo), chunk):
@@ -200,7 +196,10 @@ def evaluate(hooks, catalog, model_text, specs, settings, console=None, slug=Non
                              and run.spec.category == "gen" else None)
                     handle = bar.add_task(run.spec.name, total=len(run.examples),
                                           completed=len(run.examples) - len(run.todo))
-                    return run.run(backend, judge, lambda n: bar.advance(handle, n), on_record)
+                    try:
+                        return run.run(backend, judge, lambda n: bar.advance(handle, n), on_record)
+                    finally:
+                        run.samples.close()
 
                 stage = Stage("eval", f"eval {slug}/{run.spec.name}", "bioharness.eval", __version__, run.config, work,
                               {"adapter": spec.adapter} if spec.adapter else {})

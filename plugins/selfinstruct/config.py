@@ -67,7 +67,7 @@ class GenerateConfig:
             bad("default-category", f"must be one of {', '.join(CATEGORIES)}, got {self.default_category!r}")
         if self.max_requests is not None and self.max_requests < 1:
             bad("max-requests", f"must be at least 1, got {self.max_requests}")
-        from bioharness.modelspec import parse_model_spec
+        from bioharness import parse_model_spec
 
         parse_model_spec(self.model)  # any model spec: embedded, hf:, vllm:, openai:
         for path, flag in ((self.seeds, "seeds"), (self.import_path, "import")):
