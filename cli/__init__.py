@@ -160,27 +160,6 @@ def eval_command(model, tasks, limit, sample, seed, batch_size, dtype, device, b
     stdout_console().print(metrics_table(results, title=title))
 
 
-@cli.command("run")
-@click.argument("config", type=click.Path(dir_okay=False, exists=True))
-@data_dir_option
-@plugins_option
-def run_command(config, data_dir):
-    """Run generate -> train -> eval -> compare as one YAML CONFIG says (see bioharness.pipeline).
-
-    Every stage resumes: run it again after a kill and it continues where it stopped.
-    """
-    from rich.console import Console
-
-    from bioharness.compare import leaderboard_table
-    from bioharness.pipeline import run_pipeline
-
-    summary = run_pipeline(get_manager(), config, console=Console(stderr=True), data_dir=data_dir)
-    if "compare" in summary:
-        from bioharness.progress import stdout_console
-
-        stdout_console().print(leaderboard_table(summary["compare"]))
-
-
 @cli.command("compare")
 @click.option("--out", type=click.Path(file_okay=False, exists=True), default="runs", show_default=True,
               help="The run directory that `bioharness eval --out` wrote.")
@@ -201,10 +180,11 @@ def compare_command(out, baseline, models, resamples, seed, wait):
 
     from bioharness.store import run_lock
 
-    catalog = TaskCatalog(get_manager().hooks)
+    hooks = get_manager().hooks
+    catalog = TaskCatalog(hooks)
     wanted = [m.strip() for m in models.split(",")] if models else None
     with run_lock(out, wait=wait):
-        board = compare(out, catalog, baseline=baseline, models=wanted, resamples=resamples, seed=seed)
+        board = _compare_stage(hooks, catalog, out, baseline, wanted, resamples, seed)
     from bioharness.progress import stdout_console
 
     console = stdout_console()
@@ -216,6 +196,30 @@ def compare_command(out, baseline, models, resamples, seed, wait):
     for r in apart:
         console.print(f"reported, not comparable: {r['model']} {r['task']} {r['value']:.3f} ({r['difference']})",
                       markup=False)
+
+
+def _say(text):
+    click.echo(text, err=True)
+
+
+def _compare_stage(hooks, catalog, out, baseline, models, resamples, seed):
+    """``compare`` as a stage: rerun when an evaluation or an option changed, else up to date."""
+    from pathlib import Path
+
+    from bioharness.compare import compare
+    from bioharness.modelspec import parse_model_spec
+    from bioharness.stages import Stage, jsonable, run_stage
+
+    baseline = str(parse_model_spec(baseline)) if baseline else None  # `embedded` is `hf:embedded`
+    models = [str(parse_model_spec(m)) for m in models] if models else None
+    options = {"baseline": baseline, "models": models, "bootstrap": resamples, "seed": seed}
+
+    def work(run_dir, on_record):
+        board = compare(out, catalog, baseline=baseline, models=models, resamples=resamples, seed=seed)
+        return {"board": jsonable(board), "outputs": {"leaderboard": str(Path(out) / "leaderboard.json")}}
+
+    stage = Stage("compare", "compare", "bioharness.compare", None, options, work, {"eval": Path(out) / "eval"})
+    return run_stage(hooks, stage, Path(out) / "compare", say=_say, archive=Path(out) / "superseded")["board"]
 
 
 from bioharness.cli.decontaminate import decontaminate_command  # noqa: E402  (needs the helpers above)
@@ -334,7 +338,7 @@ def _plugin_stage(stage, registry, selector, help_text):
     def callback(out, **values):
         from pathlib import Path
 
-        from bioharness.store import RunDir
+        from bioharness.stages import plugin_stage, run_stage
 
         from bioharness.store import run_lock
 
@@ -346,12 +350,7 @@ def _plugin_stage(stage, registry, selector, help_text):
         mine = {k: v for k, v in values.items() if reg.name in owners.get(k, ())}
         hooks = get_manager().hooks
         with run_lock(Path(out), wait=wait):  # before any model loads: an --out that cannot be written fails now
-            worker = reg.factory(**mine)
-            run_dir = RunDir(Path(out))
-            config = {selector: name, **{k: v for k, v in mine.items()}}
-            hooks.stage_start(stage, run_dir.path, _jsonable(config))
-            result = worker.run(run_dir.path, on_record=lambda record: hooks.sample(stage, record))
-            hooks.stage_end(stage, run_dir.path, _jsonable(result))
+            run_stage(hooks, plugin_stage(hooks, stage, reg, mine), out, say=_say)
 
     selector_opt = click.Option([f"--{selector}", selector], type=click.Choice(names), default=default,
                                 show_default=True, help=f"Which {registry.kind} to use.")
@@ -363,10 +362,6 @@ def _plugin_stage(stage, registry, selector, help_text):
     return plugins_option(command)
 
 
-def _jsonable(obj):
-    return json.loads(json.dumps(obj, default=str))
-
-
 def build_cli(manager):
     hooks = manager.hooks
     if len(hooks.generators):
@@ -375,6 +370,9 @@ def build_cli(manager):
     if len(hooks.trainers):
         cli.add_command(_plugin_stage("train", hooks.trainers, "trainer",
                                       "Tune a base model on instructions; writes a PEFT adapter."))
+    from bioharness.cli.run import run_command
+
+    cli.add_command(run_command, "run")
     hooks.register_commands(cli)
     return cli
 

@@ -155,28 +155,19 @@ class TaskRun:
             "bioharness": __version__,
         }
         self.dir = RunDir(Path(settings.out) / "eval" / model_slug / spec.name, create=False)
-        config = {"task": spec.name, "model": model_text, **{k: v for k, v in self.setting.items() if k != "bioharness"}}
-        previous = self.dir.manifest
-        if previous and previous.get("config") != config and (self.dir / "samples.jsonl").exists():
-            changed = sorted(k for k in config if previous.get("config", {}).get(k) != config[k])
-            raise UsageError(
-                f"{self.dir.path} holds results of a different setting (changed: {', '.join(changed)}); "
-                "use another --out or remove that folder"
-            )
-        self.config = config
+        self.config = {"task": spec.name, "model": model_text,
+                       **{k: v for k, v in self.setting.items() if k != "bioharness"}}
+
+    def open(self):
+        """Read back what an earlier (killed) run scored; only after the stage runner checked the folder."""
         self.samples = self.dir.jsonl("samples.jsonl", create=False)  # nothing on disk until a sample is scored
         self.todo = [e for e in self.examples if e.id not in self.samples]
+        return self
 
-    @property
-    def done(self):
-        return not self.todo
-
-    def run(self, backend, judge, advance):
+    def run(self, backend, judge, advance, on_record):
         """Score the examples still to do. A request that failed (connection, timeout, server
         error) is an *error*, not a wrong answer: its example is not written, so the task stays
         incomplete and the next run retries exactly those examples."""
-        self.dir.start("eval", self.config)
-        self.hooks.stage_start("eval", self.dir.path, self.config)
         chunk = self.settings.chunk_size
         self.failed = {}  # example id -> first error of its requests
         for start in range(0, len(self.todo), chunk):
@@ -208,7 +199,7 @@ class TaskRun:
                 })
             self.samples.extend(records)
             for record in records:
-                self.hooks.sample("eval", record)
+                on_record(record)
             advance(len(examples))
             if not ok:  # every request of a whole chunk failed: the endpoint is down, stop asking
                 break
@@ -244,14 +235,10 @@ class TaskRun:
             "errors": len(failed), "unparsed": unparsed, "complete": not missing, "written": time.time(),
         }
         if missing:
-            result.update(missing=missing, first_error=next(iter(failed.values()), None))
+            result.update(missing=missing, first_error=next(iter(failed.values()), None), unfinished=True)
             (self.dir / "metrics.json").unlink(missing_ok=True)  # only complete tasks have metrics
-            self.dir.incomplete({"n": len(rows), "errors": len(failed), "missing": missing,
-                                 "first_error": result["first_error"]})
         else:
             self.dir.write_json("metrics.json", result, sort_keys=False)  # headline metric first
-            self.dir.finish({"n": len(rows), "headline": {spec.metrics[0]: metrics.get(spec.metrics[0], {}).get("value")}})
-        self.hooks.stage_end("eval", self.dir.path, result)
         return result
 
 
@@ -260,7 +247,7 @@ class IncompleteEvaluation(Incomplete):
 
     def __init__(self, results):
         self.results = results
-        bad = [r for r in results if not r["complete"]]
+        bad = [r for r in results if not r.get("complete", True)]
         first = next((r["first_error"] for r in bad if r.get("first_error")), "not attempted")
         parts = ", ".join(f"{r['task']} {r['errors']} failed" + (f", {r['missing'] - r['errors']} not attempted"
                                                                  if r["missing"] > r["errors"] else "") for r in bad)
@@ -268,11 +255,12 @@ class IncompleteEvaluation(Incomplete):
                          "Nothing failed was scored; run the same command again to retry those samples")
 
 
-def evaluate(hooks, catalog, model_text, specs, settings, console=None):
-    """Evaluate one model on ``specs``; returns the metrics.json contents of each task.
+def evaluate(hooks, catalog, model_text, specs, settings, console=None, slug=None, archive=None):
+    """Evaluate one model on ``specs``, each task a stage (see :mod:`bioharness.stages`) in
+    ``<out>/eval/<slug>/<task>``; returns the metrics.json contents of each task.
 
     Everything that can be checked without a model is checked first (model spec, adapter,
-    judge, run folder, data); the run folder ``<out>/eval/<model>`` is locked for the run.
+    judge, run folder, data); the run folder ``<out>/eval/<slug>`` is locked for the run.
     Raises :class:`IncompleteEvaluation` when requests failed.
     """
     import sys
@@ -281,6 +269,7 @@ def evaluate(hooks, catalog, model_text, specs, settings, console=None):
     from bioharness.models import load_backend
     from bioharness.modelspec import parse_model_spec
     from bioharness.progress import progress_bar
+    from bioharness.stages import Stage, run_stage
     from bioharness.store import run_lock
 
     spec = parse_model_spec(model_text)
@@ -299,32 +288,45 @@ def evaluate(hooks, catalog, model_text, specs, settings, console=None):
         if not any(task.category == "gen" for task in specs):
             print(f"note: --judge is used by generation tasks only; none of {', '.join(t.name for t in specs)} is one",
                   file=sys.stderr)
+    slug = slug or spec.slug
 
     def took_over(holder):
         print(f"note: took over the lock of PID {holder.get('pid')} on {holder.get('host')} "
               "(it ended without releasing it)", file=sys.stderr)
 
-    with run_lock(Path(settings.out) / "eval" / spec.slug, wait=settings.wait, on_takeover=took_over):
-        runs = []
-        for task in specs:
-            kind = catalog.kind(task.kind)
-            runs.append(TaskRun(task, kind, str(spec), spec.slug, settings, hooks, adapter_sha256=adapter_sha256))
-        backend = judge = None
+    with run_lock(Path(settings.out) / "eval" / slug, wait=settings.wait, on_takeover=took_over):
+        runs = [TaskRun(task, catalog.kind(task.kind), str(spec), slug, settings, hooks, adapter_sha256=adapter_sha256)
+                for task in specs]
+        engines = {}
+
+        def engine(name, text, **options):
+            if name not in engines:
+                engines[name] = load_backend(hooks, text, **options)
+            return engines[name]
+
         results = []
         try:
             with progress_bar(console) as bar:
                 for run in runs:
-                    if run.todo and backend is None:
-                        backend = load_backend(hooks, model_text, **settings.backend_options)
-                    if run.todo and settings.judge and run.spec.category == "gen" and judge is None:
-                        judge = load_backend(hooks, settings.judge)
-                    handle = bar.add_task(run.spec.name, total=len(run.examples),
-                                          completed=len(run.examples) - len(run.todo))
-                    results.append(run.run(backend, judge, lambda n, h=handle: bar.advance(h, n)))
+                    def work(run_dir, on_record, run=run):
+                        run.open()
+                        backend = engine("model", model_text, **settings.backend_options) if run.todo else None
+                        judge = (engine("judge", settings.judge) if run.todo and settings.judge
+                                 and run.spec.category == "gen" else None)
+                        handle = bar.add_task(run.spec.name, total=len(run.examples),
+                                              completed=len(run.examples) - len(run.todo))
+                        try:
+                            return run.run(backend, judge, lambda n: bar.advance(handle, n), on_record)
+                        finally:
+                            run.samples.close()
+
+                    stage = Stage("eval", f"eval {slug}/{run.spec.name}", "bioharness.eval", __version__, run.config,
+                                  work, {"adapter": spec.adapter} if spec.adapter else {})
+                    say = console.print if console is not None else print
+                    results.append(run_stage(hooks, stage, run.dir.path, say=say, archive=archive))
         finally:
-            for engine in (backend, judge):
-                if engine is not None:
-                    engine.close()
-    if not all(r["complete"] for r in results):
+            for backend in engines.values():
+                backend.close()
+    if not all(r.get("complete", True) for r in results):
         raise IncompleteEvaluation(results)
     return results

@@ -6,7 +6,7 @@ Registration hooks receive a ``register`` callback (the simonw/llm style)::
     def register_backends(register):
         register("mybackend", MyBackend, description="...")
 
-``register(name, factory, *, description="", options=())``:
+``register(name, factory, *, description="", options=(), inputs=None, outputs=None)``:
 
 * ``name``: unique across all plugins; a second registration of the same name is an
   error that names both plugins.
@@ -15,6 +15,11 @@ Registration hooks receive a ``register`` callback (the simonw/llm style)::
 * ``options``: click parameters the matching CLI command gains (trainers and
   generators use this for their own flags); their values reach the factory as keyword
   arguments.
+* ``inputs`` (generators, trainers): ``{option name: artifact}`` for the options that name an
+  input file or folder (``{"data": "instructions"}``): the stage runner hashes their content
+  into the stage key and passes an upstream artifact of that name to that option.
+* ``outputs``: ``{artifact: path in the run folder}`` the worker writes
+  (``{"adapter": "adapter"}``); its result may name more under ``"outputs"``.
 
 A hook or factory that raises stops the command with one line naming the plugin and the
 error (a logger plugin that fails should fail loudly rather than silently drop a run's
@@ -160,16 +165,18 @@ def register_reporters(register):
 
 @hookspec
 def on_stage_start(stage, run_dir, config):
-    """A stage (``generate``, ``train``, ``eval``, ``compare``) is starting.
+    """A stage (``generate``, ``instructions``, ``train``, ``eval``, ``compare``, ``report``) is
+    starting (:mod:`bioharness.stages`; a stage that is up to date does not start).
 
     ``run_dir`` is the stage's output folder (a :class:`pathlib.Path`), ``config`` the
-    JSON-serialisable settings it runs with.
+    JSON-serialisable ``{"plugin", "version", "options"}`` it runs with.
     """
 
 
 @hookspec
 def on_stage_end(stage, run_dir, result):
-    """A stage finished. ``result`` is a JSON-serialisable summary (metrics, counts)."""
+    """A stage finished. ``result`` is a JSON-serialisable summary (metrics, counts) with
+    ``outputs``: ``{artifact: path}``."""
 
 
 @hookspec

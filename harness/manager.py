@@ -207,8 +207,10 @@ class Hooks:
         registry = Registry(kind)
         # One implementation at a time so that each registration knows its plugin.
         for impl in self._impls(hookname):
-            def register(name, factory, *, description="", options=(), _plugin=impl.plugin_name):
-                registry.add(_plugin, name, factory, description=description, options=options)
+            def register(name, factory, *, description="", options=(), inputs=None, outputs=None,
+                         _plugin=impl.plugin_name):
+                registry.add(_plugin, name, factory, description=description, options=options, inputs=inputs,
+                             outputs=outputs)
             self._call(impl, hookname, register=register)
         return registry
 
@@ -243,6 +245,10 @@ class Hooks:
 
     def reported_scores(self, board):
         return [row for _, rows in self._each("reported_scores", board=board) for row in rows or ()]
+
+    def plugin_version(self, plugin):
+        module = self._pm.get_plugin(plugin)
+        return _module_version(module) if module is not None else None
 
     def register_commands(self, cli):
         list(self._each("register_commands", cli=cli))

@@ -16,6 +16,11 @@ class Registration:
     plugin: str
     description: str = ""
     options: tuple = field(default_factory=tuple)
+    #: {option name: artifact} -- options that name an input file/folder (hashed by content
+    #: for the stage key; the stage runner passes an upstream artifact of that name there)
+    inputs: dict = field(default_factory=dict)
+    #: {artifact: path relative to the run folder} -- what the worker writes
+    outputs: dict = field(default_factory=dict)
     target: Callable[..., Any] = None  # the factory exactly as registered
 
 
@@ -47,7 +52,7 @@ class Registry:
         self.kind = kind
         self._items = {}
 
-    def add(self, plugin, name, factory, *, description="", options=()):
+    def add(self, plugin, name, factory, *, description="", options=(), inputs=None, outputs=None):
         if not isinstance(name, str) or not name:
             raise UsageError(f"plugin {plugin!r} registered a {self.kind} with an invalid name {name!r}")
         if not callable(factory):
@@ -57,8 +62,13 @@ class Registry:
             raise UsageError(
                 f"{self.kind} {name!r} is registered by two plugins: {other!r} and {plugin!r}"
             )
+        known = {opt.name for opt in options}
+        for option in inputs or {}:
+            if option not in known:
+                raise UsageError(f"plugin {plugin!r}: {self.kind} {name!r} declares input {option!r}, not one of its options")
         self._items[name] = Registration(self.kind, name, _guarded(factory, self.kind, name, plugin), plugin,
-                                         description, tuple(options), target=factory)
+                                         description, tuple(options), dict(inputs or {}), dict(outputs or {}),
+                                         target=factory)
 
     def get(self, name):
         try:

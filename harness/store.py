@@ -89,6 +89,20 @@ def sha256_file(path, chunk=1 << 20) -> str:
     return digest.hexdigest()
 
 
+def content_hash(path) -> str:
+    """sha256 of a file, or of a directory's files (relative names and contents): a directory
+    changed in place (an adapter re-trained into the same folder) hashes differently."""
+    path = Path(path)
+    if path.is_file():
+        return sha256_file(path)
+    if not path.is_dir():
+        raise DataError(path, "", "no such file or directory")
+    digest = hashlib.sha256()
+    for sub in sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        digest.update(f"{sub.relative_to(path).as_posix()}\0{sha256_file(sub)}\n".encode())
+    return digest.hexdigest()
+
+
 def sha256_json(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
@@ -351,8 +365,10 @@ class RunDir:
 
     MANIFEST = "manifest.json"
 
-    def __init__(self, path, create=True):
+    def __init__(self, path, create=True, manifest=None):
         self.path = Path(path)
+        if manifest:  # the stage runner keeps its own manifest beside the plugin's
+            self.MANIFEST = manifest
         if create:  # else the folder appears with its first file
             self.path.mkdir(parents=True, exist_ok=True)
 
@@ -378,7 +394,7 @@ class RunDir:
 
     @staticmethod
     def _hashes(inputs):
-        return {name: sha256_file(p) for name, p in sorted((inputs or {}).items())}
+        return {name: content_hash(p) for name, p in sorted((inputs or {}).items())}
 
     @classmethod
     def stage_key(cls, config, inputs=None) -> str:

@@ -216,13 +216,15 @@ class TaskCatalog:
 
     def select(self, selector: str) -> list:
         """``T1,T2``, a category (``qa``, ``ie``, ``gen``), a group a spec lists in ``groups``
-        (``openmedllm``) or ``all``; unknown names are errors."""
+        (``openmedllm``) or ``all``; unknown names are errors. A task of a group (a suite's
+        variant of a dataset) is chosen by its group or its name, not by ``all`` or its
+        category, so category gains never count one dataset twice."""
         names = []
         for part in [p.strip() for p in selector.split(",") if p.strip()]:
             if part == "all":
-                names += list(self.specs)
+                names += [n for n, s in self.specs.items() if not s.groups]
             elif part in CATEGORIES:
-                names += [n for n, s in self.specs.items() if s.category == part]
+                names += [n for n, s in self.specs.items() if s.category == part and not s.groups]
             elif part in self.specs:
                 names.append(part)
             elif any(part in s.groups for s in self.specs.values()):

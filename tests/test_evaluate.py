@@ -126,14 +126,24 @@ def test_eval_resumes_without_redoing_samples(toy, tiny_llama_dir):
     assert run(manager, *args).exit_code == 0
     samples = out / "eval" / "hf__tiny-llama0" / "colours" / "samples.jsonl"
     lines = samples.read_text().splitlines(keepends=True)
-    # a kill: the last 3 records gone, the 4th-last torn
+    # a kill: the last 3 records gone, the 4th-last torn, the stage not marked complete
     samples.write_text("".join(lines[:6]) + lines[6][:20])
+    stage = samples.parent / "stage.json"
+    stage.write_text(stage.read_text().replace('"complete": true', '"complete": false'))
     seen = []
     manager.pm.register(type("Spy", (), {"on_sample": staticmethod(
         __import__("bioharness").hookimpl(lambda stage, record: seen.append(record["id"])))}), name="spy")
     assert run(manager, *args).exit_code == 0
     assert seen == ["w6", "w7", "w8", "w9"]
-    assert samples.read_text().splitlines(keepends=True) == lines
+    resumed = samples.read_text().splitlines(keepends=True)
+    assert resumed[:6] == lines[:6]  # what was written is never rewritten
+    # the resumed examples are scored in batches of other shapes: the same choices, and
+    # log-probabilities equal up to float rounding
+    for new, old in zip(map(json.loads, resumed[6:]), map(json.loads, lines[6:])):
+        assert [o["logprob"] for o in new.pop("output")] == pytest.approx([o["logprob"] for o in old.pop("output")],
+                                                                          abs=1e-5)
+        assert new == old
+    assert len(resumed) == len(lines)
 
 
 def test_eval_limit_is_seeded_subset(toy, tiny_llama_dir):
@@ -160,7 +170,10 @@ def test_changed_setting_is_refused(toy, tiny_llama_dir):
 def test_unknown_task_and_category_selection(toy):
     manager, _ = toy
     catalog = TaskCatalog(manager.hooks)
-    assert [s.name for s in catalog.select("qa")] == [n for n, s in catalog.specs.items() if s.category == "qa"]
+    # a suite's tasks (openmedllm) come by their group or name, not with their category
+    assert [s.name for s in catalog.select("qa")] == [n for n, s in catalog.specs.items()
+                                                     if s.category == "qa" and not s.groups]
+    assert "openmedllm_medqa" in [s.name for s in catalog.select("openmedllm")]
     assert "colours" in [s.name for s in catalog.select("all")]
     with pytest.raises(UsageError, match="unknown task 'colors'"):
         catalog.select("colours,colors")
@@ -195,7 +208,7 @@ def test_cli_bad_yaml_exit_2(toy, tiny_llama_dir):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         f"Error: {tmp / 'toy_tasks' / 'colours.yaml'}:descripton: unknown key (expected one of: "
-        "name, version, category, kind, description, data, prompt, metrics, options, generation)"]
+        "name, version, category, kind, description, data, prompt, metrics, options, generation, groups)"]
 
 
 def _ids(out):

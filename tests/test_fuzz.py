@@ -21,7 +21,7 @@ from bioharness.errors import UsageError
 from bioharness.evaluate import load_examples
 from bioharness.instructions import read_instructions
 from bioharness.manager import load_plugins
-from bioharness.pipeline import load_config
+from bioharness.cli.run import load_config
 from bioharness.taskspec import SAFE_NAME, TaskCatalog, load_spec
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
@@ -143,10 +143,10 @@ def test_task_yaml(tmp_path_factory, catalog, edits, raw):
 
 # --- run configs -----------------------------------------------------------------------------
 
-BASE_RUN = {"out": "runs/x", "eval": {"models": ["embedded"], "tasks": "qa", "limit": 5, "batch_size": 4},
-            "compare": {"baseline": "embedded"}}
-RUN_PATHS = [("out",), ("eval",), ("eval", "models"), ("eval", "limit"), ("eval", "batch_size"), ("eval", "seed"),
-             ("eval", "bootstrap"), ("eval", "judge"), ("eval", "bogus"), ("compare",), ("compare", "bootstrap"),
+BASE_RUN = {"out": "runs/x", "base": "embedded", "tasks": "qa", "limit": 5, "eval": {"batch_size": 4},
+            "compare": {"seed": 0}}
+RUN_PATHS = [("out",), ("base",), ("tasks",), ("limit",), ("seed",), ("judge",), ("eval",), ("eval", "models"),
+             ("eval", "batch_size"), ("eval", "bootstrap"), ("eval", "bogus"), ("compare",), ("compare", "bootstrap"),
              ("generate",), ("train",), ("unknown",)]
 
 
@@ -161,8 +161,7 @@ def test_run_config(tmp_path_factory, edits):
         one_line(exc, path)
         return
     assert isinstance(config["out"], str)
-    for key in ("limit", "batch_size"):
-        value = (config.get("eval") or {}).get(key)
+    for value in (config.get("limit"), (config.get("eval") or {}).get("batch_size")):
         assert value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 1)
 
 

@@ -181,19 +181,20 @@ def test_hook_register_trainers(observer, tmp_path):
     manager, module = observer
     result = invoke(manager, "train", "--trainer", "noop", "--base", "hf:x", "--out", str(tmp_path / "t"))
     assert result.exit_code == 0, result.output
-    assert ("end", "train", "t", {"base": "hf:x"}) in module.EVENTS
+    assert ("end", "train", "t", {"base": "hf:x", "outputs": {}}) in module.EVENTS
 
 
 def test_hook_on_stage_start(observer, tmp_path):
     manager, module = observer
     invoke(manager, "generate", "--generator", "counting", "--n", "1", "--out", str(tmp_path / "run1"))
-    assert module.EVENTS[0] == ("start", "generate", "run1", {"generator": "counting", "n": 1})
+    # the stage runner's config: the plugin, its version, its options
+    assert module.EVENTS[0] == ("start", "generate", "run1", {"plugin": "counting", "version": None, "options": {"n": 1}})
 
 
 def test_hook_on_stage_end(observer, tmp_path):
     manager, module = observer
     invoke(manager, "generate", "--generator", "counting", "--n", "2", "--out", str(tmp_path / "run2"))
-    assert module.EVENTS[-1] == ("end", "generate", "run2", {"accepted": 2})
+    assert module.EVENTS[-1] == ("end", "generate", "run2", {"accepted": 2, "outputs": {}})
 
 
 def test_hook_on_sample(observer, tmp_path):

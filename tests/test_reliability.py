@@ -166,7 +166,7 @@ def test_refused_connection_fails_fast_and_leaves_the_task_incomplete(data_dir, 
                          "those samples")
     folder = out / "eval" / "openai__gpt-4o" / "medqa"
     assert not (folder / "metrics.json").exists() and not (folder / "samples.jsonl").exists()
-    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest = json.loads((folder / "stage.json").read_text())  # the stage runner's manifest
     assert manifest["complete"] is False and manifest["result"]["errors"] == 4
     assert "0 (incomplete)" in done.stdout and "errors" in done.stdout  # n scored, and the errors column
 
@@ -211,8 +211,8 @@ def test_adapter_changed_in_place_is_not_reused(tiny_llama_dir, data_dir, tmp_pa
     first, _ = results_of(tmp_path / "runs", "hf__tiny-llama0__adapter")
     save_adapter(tiny_llama_dir, adapter, seed=2)  # retrained: new weights, same path
     line = one_line_error(capsys, [*args, "--out", tmp_path / "runs"])
-    assert line == (f"Error: {tmp_path / 'runs' / 'eval' / 'hf__tiny-llama0__adapter' / 'medqa'} holds results of a "
-                    "different setting (changed: adapter_sha256); use another --out or remove that folder")
+    assert line == (f"Error: {tmp_path / 'runs' / 'eval' / 'hf__tiny-llama0__adapter' / 'medqa'} holds complete results of a "
+                    "different setting (changed: adapter_sha256, adapter); use another --out or remove that folder")
     assert main([*map(str, args), "--out", str(tmp_path / "again")]) == 0
     second, metrics = results_of(tmp_path / "again", "hf__tiny-llama0__adapter")
     assert [s["output"] for s in first] != [s["output"] for s in second]  # really evaluated anew
@@ -277,7 +277,7 @@ def bad_inputs(tiny_llama_dir, data_dir, tmp_path_factory):
     """))
     (root / "evil.py").write_text(BAD_NAME_PLUGIN)
     (root / "broken.py").write_text(FAILING_BACKEND_PLUGIN)
-    (root / "run.yaml").write_text(f"out: {root / 'out'}\neval:\n  models: [hf:{tiny_llama_dir}]\n  tasks: medqa\n"
+    (root / "run.yaml").write_text(f"out: {root / 'out'}\nbase: hf:{tiny_llama_dir}\ntasks: medqa\neval:\n"
                                    "  batch_size: 0\n")
     return root
 
@@ -321,7 +321,7 @@ def bad_cases(root, model, data):
          f"plugin '{root / 'broken.py'}': building backend 'broken' failed: RuntimeError: cannot reach the "
          "accelerator"),
         (["run", root / "run.yaml", "--data-dir", data],
-         f"{root / 'run.yaml'}:eval.batch_size: expected an integer >= 1, got 0"),
+         f"{root / 'run.yaml'}:eval.batch_size: expected a whole number >= 1, got 0"),
     ]
 
 

@@ -88,4 +88,6 @@ def register_trainers(register):
         _factory,
         description="LoRA instruction tuning (peft + transformers Trainer; accelerate launch for many GPUs)",
         options=OPTIONS,
+        inputs={"data": "instructions"},
+        outputs={"adapter": "adapter"},
     )

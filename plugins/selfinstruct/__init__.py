@@ -11,8 +11,8 @@ killed run resumes. ``--import FILE`` takes an existing instruction set instead.
 ``novelty``: the exact, indexed ROUGE-L novelty filter that keeps the generated pool diverse.
 ``generator``: the pipeline (waves of concurrent requests, commit records, resume, stats).
 
-The model is reached only through the ``openai`` backend (:func:`bioharness.get_backend`), which brings
-bounded concurrency, retries with backoff and per-request failure records. Nothing heavy is
+The model is any model spec, reached through ``bioharness.get_backend`` (the ``openai``
+backend brings bounded concurrency and retries; ``hf``/``vllm``/``embedded`` run offline). Nothing heavy is
 imported when this plugin loads.
 """
 import click
@@ -34,7 +34,7 @@ OPTIONS = [
     click.Option(["--n"], type=click.IntRange(min=1),
                  help="[required unless --import] Number of instructions to have in RUN/instructions.jsonl."),
     click.Option(["--model"], default=_default("model"), show_default=True,
-                 help="Model spec of the generating model: openai:<model> (any OpenAI-compatible endpoint)."),
+                 help="Model spec of the generating (teacher) model: openai:<model>, hf:<path>, vllm:<path> or embedded."),
     click.Option(["--base-url"], help="Endpoint of the OpenAI-compatible server (default: $OPENAI_BASE_URL, "
                                       "else OpenAI). The key is read from $OPENAI_API_KEY."),
     click.Option(["--concurrency"], type=click.IntRange(min=1), default=_default("concurrency"), show_default=True,
@@ -82,7 +82,9 @@ def register_generators(register):
     register(
         "selfinstruct",
         _factory,
-        description="Self-instruct over an OpenAI-compatible API: 3 seeds per request, ROUGE-L novelty filter, "
+        description="Self-instruct with any teacher model: 3 seeds per request, ROUGE-L novelty filter, "
                     "resumable",
         options=OPTIONS,
+        inputs={"seeds": "seeds", "import_path": "instructions"},
+        outputs={"instructions": "instructions.jsonl"},
     )

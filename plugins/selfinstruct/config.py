@@ -66,9 +66,9 @@ class GenerateConfig:
             bad("default-category", f"must be one of {', '.join(CATEGORIES)}, got {self.default_category!r}")
         if self.max_requests is not None and self.max_requests < 1:
             bad("max-requests", f"must be at least 1, got {self.max_requests}")
-        if not self.model.startswith("openai:"):
-            bad("model", f"the selfinstruct generator talks to an OpenAI-compatible endpoint: expected "
-                         f"openai:<model>, got {self.model!r}")
+        from bioharness import parse_model_spec
+
+        parse_model_spec(self.model)  # any model spec: embedded, hf:, vllm:, openai:
         for path, flag in ((self.seeds, "seeds"), (self.import_path, "import")):
             if path is not None and not Path(path).is_file():
                 bad(flag, f"no such file {str(path)!r}")

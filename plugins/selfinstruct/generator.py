@@ -176,7 +176,9 @@ class SelfInstructGenerator:
                 self._recover(requests_log, instructions, on_record)
                 instructions, imported = self._import(run, seeds, instructions, on_record)
                 logs.append(instructions)
-                return self._generate(run, seeds, requests_log, instructions, imported, on_record)
+                result = self._generate(run, seeds, requests_log, instructions, imported, on_record)
+                # the seed pool is an output too: a run trains on seeds + generated
+                return {**result, "outputs": {"seeds": str(seeds_path.resolve())}}
             finally:
                 for log in logs:
                     log.close()
@@ -386,7 +388,10 @@ class SelfInstructGenerator:
         if self._backend is None:
             config = self.config
             options = dict(config.model_args)
-            options.update(base_url=config.base_url, concurrency=config.concurrency)
+            if config.model.startswith("openai:"):  # the endpoint's options; local engines batch instead
+                options.update(base_url=config.base_url, concurrency=config.concurrency)
+            else:
+                options.setdefault("batch_size", config.concurrency)
             self._backend = get_backend(config.model, **options)
         return self._backend
 

@@ -20,7 +20,7 @@ from bioharness.plugins.selfinstruct.generator import (
     INSTRUCTIONS, REQUESTS, STATS, EndpointFailing, SelfInstructGenerator, sample_examples,
 )
 from bioharness.plugins.selfinstruct.prompt import MALFORMED_REASONS
-from bioharness.plugins.selfinstruct.seeds import load_seeds
+from bioharness.plugins.selfinstruct.seeds import DEFAULT_SEEDS, load_seeds
 from bioharness.records import Instruction
 from bioharness.store import JsonlLog
 
@@ -116,7 +116,8 @@ def test_stats_and_provenance(tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["complete"] is True and manifest["config"]["seed"] == 0
     assert result == {"target": 7, "instructions": 7, "imported": 0, "requested": 6, "accepted": 7,
-                      "complete": True, "stopped": "target reached", "responses_failed": 0}
+                      "complete": True, "stopped": "target reached", "responses_failed": 0,
+                      "outputs": {"seeds": str(DEFAULT_SEEDS.resolve())}}  # the pool it drew from: an output
 
 
 def test_the_accepted_set_does_not_depend_on_concurrency(tmp_path):
@@ -332,7 +333,7 @@ def test_import_of_a_malformed_file_names_the_line(tmp_path):
 @pytest.mark.parametrize("options, message", [
     ({}, "--n: give the number"),
     ({"n": 0}, "--n: must be at least 1"),
-    ({"n": 5, "model": "hf:embedded"}, "--model: the selfinstruct generator talks to an OpenAI-compatible"),
+    ({"n": 5, "model": "hf:x+"}, "must be followed by an adapter directory"),  # any spec, but a valid one
     ({"n": 5, "default_category": "misc"}, "--default-category"),
     ({"n": 5, "seeds": "/nonexistent/seeds.jsonl"}, "--seeds: no such file"),
     ({"n": 5, "min_words": 9, "max_words": 3}, "--min-words"),

@@ -1,0 +1,435 @@
+"""``bioharness run [CONFIG]``: the BioInstruct experiment in one command.
+
+With no CONFIG it runs :data:`DEFAULT` (the same as ``examples/runs/default.yaml``): offline, on
+the embedded model, in a few minutes on a laptop CPU. Every step is a stage of
+:mod:`bioharness.stages` (up to date / resumed / rerun when an input changed):
+
+    generate (teacher)  ->  instructions (seeds + generated, decontaminated; one file per category
+    when ablating)  ->  train (one adapter, or qa/ie/gen/all)  ->  eval (base and every adapter on
+    every task)  ->  compare (paired bootstrap; transfer matrix)  ->  report
+
+Every value of the config is type-checked before anything runs: one line ``file:key``, exit 2.
+"""
+from pathlib import Path
+
+import yaml
+
+from bioharness.errors import DataError, UsageError
+from bioharness.stages import Stage, jsonable, plugin_stage, run_stage
+
+DEFAULT_YAML = """\
+# The default experiment of `bioharness run` (offline, embedded model, ~10 min on 2 CPU cores).
+out: runs/default
+base: embedded                 # the model tuned and evaluated
+teacher: embedded              # the model that writes new instructions (any model spec)
+instructions: null             # an instruction file (JSON/JSONL) instead of generating
+tasks: [pubmedqa, chemprot, meqsum]      # one QA, one IE (relations), one GEN task
+limit: 20                      # examples per task (seeded subset)
+seed: 0
+judge: null                    # model spec of an LLM judge for GEN tasks
+ablate_categories: false       # also adapters tuned on qa-, ie-, gen-only instructions
+generate:                      # options of the generator (the 80 seeds are always included)
+  generator: selfinstruct
+  n: 4
+  per_request: 2
+  max_tokens: 256
+  concurrency: 2
+  max_requests: 2
+  default_category: qa
+decontaminate: {n: 13, contamination: drop}
+train:                         # options of the trainer
+  trainer: lora
+  max_steps: 10
+  batch_size: 4
+  micro_batch_size: 4
+  cutoff_len: 160
+  save_steps: 5
+  sanity_prompts: 0
+eval: {batch_size: 8, bootstrap: 1000}
+compare: {bootstrap: 1000, seed: 0}
+"""
+DEFAULT = yaml.safe_load(DEFAULT_YAML)
+
+ABLATION = ("all", "qa", "ie", "gen")
+
+
+def input_option(registration, artifact):
+    """The option of ``registration`` that takes ``artifact`` (as its registration declares)."""
+    for option, kind in registration.inputs.items():
+        if kind == artifact:
+            return option
+    raise UsageError(f"{registration.kind} {registration.name!r} declares no {artifact} input")
+
+
+def plugin_options(path, section, values, registry, selector):
+    """Typed, defaulted factory keywords for one plugin section of a run config: a value that is
+    not the option's type is an error naming ``path:section.key``."""
+    import click
+
+    values = dict(values or {})
+    names = registry.names()
+    name = values.pop(selector, None) or (names[0] if len(names) == 1 else None)
+    if name is None or name not in registry:
+        known = ", ".join(names) or "none installed"
+        raise DataError(path, f"{section}.{selector}", f"unknown {registry.kind} {name!r} (known: {known})"
+                        if name else f"which {registry.kind}? ({known})")
+    registration = registry.get(name)
+    options = {opt.name: opt for opt in registration.options}
+    ctx = click.Context(click.Command(section))
+    kwargs = {}
+    for key, value in values.items():
+        opt = options.get(key.replace("-", "_"))
+        if opt is None:
+            raise DataError(path, f"{section}.{key}", f"not an option of {registry.kind} {name!r} "
+                                                       f"(known: {', '.join(sorted(options))})")
+        if isinstance(value, (list, dict)) and not opt.multiple:
+            raise DataError(path, f"{section}.{key}", f"expected one value, got {type(value).__name__}")
+        try:
+            kwargs[opt.name] = opt.type_cast_value(ctx, value)
+        except click.BadParameter as exc:
+            raise DataError(path, f"{section}.{key}", exc.message) from None
+    for opt_name, opt in options.items():
+        if opt_name not in kwargs:
+            default = opt.get_default(ctx, call=True)
+            kwargs[opt_name] = None if type(default).__name__ == "Sentinel" else default  # click's "no default"
+    return registration, kwargs
+
+
+def _text(value):
+    return isinstance(value, str) and value.strip() != ""
+
+
+def _whole(low):
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+
+def _names(v):
+    return _text(v) or (isinstance(v, list) and bool(v) and all(_text(x) for x in v))
+
+
+# key: (check, what is expected); None is allowed where the default is None
+TOP = {
+    "out": (_text, "a folder path"), "base": (_text, "a model spec"), "teacher": (_text, "a model spec"),
+    "instructions": (_text, "an instruction file"), "tasks": (_names, "task names (a list or comma-separated)"),
+    "limit": (_whole(1), "a whole number >= 1"), "seed": (_whole(0), "a whole number >= 0"),
+    "judge": (_text, "a model spec"), "data_dir": (_text, "a folder path"),
+    "plugins": (_names, "plugin names (a list or comma-separated)"),
+    "ablate_categories": (lambda v: isinstance(v, bool), "true or false"),
+}
+SECTIONS = {
+    "eval": {"models": (lambda v: isinstance(v, list) and bool(v) and all(_text(x) for x in v),
+                        "a non-empty list of model specs"),
+             "batch_size": (_whole(1), "a whole number >= 1"), "bootstrap": (_whole(100), "a whole number >= 100"),
+             "dtype": (_text, "a dtype name"), "device": (_text, "a device name"), "base_url": (_text, "a URL"),
+             "model_args": (lambda v: isinstance(v, dict), "a mapping of backend options")},
+    "compare": {"bootstrap": (_whole(100), "a whole number >= 100"), "seed": (_whole(0), "a whole number >= 0")},
+    "decontaminate": {"n": (_whole(1), "a whole number >= 1"),
+                      "contamination": (lambda v: v in ("drop", "keep"), "drop or keep")},
+}
+PLUGIN_SECTIONS = {"generate": "generator", "train": "trainer"}
+
+
+REQUIRED = ("out", "base", "tasks")  # never null: everything else may fall back to its default
+
+
+def _check(path, key, value, rule):
+    check, expected = rule
+    if (value is not None or key in REQUIRED) and not check(value):
+        raise DataError(path, key, f"expected {expected}, got {value!r}")
+
+
+def load_config(path=None, overrides=None):
+    """The run config: DEFAULT, then the file's values, then the command line's, all checked."""
+    config = {k: (dict(v) if isinstance(v, dict) else v) for k, v in DEFAULT.items()}
+    where = path or "(default run)"
+    if path is not None:
+        try:
+            given = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            raise DataError(path, mark.line + 1 if mark else "", f"invalid YAML ({getattr(exc, 'problem', exc)})") from None
+        if not isinstance(given, dict):
+            raise DataError(path, "", "expected a mapping (out, base, teacher, tasks, generate, train, eval, ...)")
+        for key, value in given.items():
+            if key in PLUGIN_SECTIONS or key in SECTIONS:
+                if value is not None and not isinstance(value, dict):
+                    raise DataError(path, key, f"expected a mapping of options, got {value!r}")
+                if key in PLUGIN_SECTIONS and PLUGIN_SECTIONS[key] in (value or {}):
+                    config[key] = dict(value)  # another plugin: none of the default's options
+                else:
+                    config[key] = {**(config.get(key) or {}), **(value or {})}
+            elif key in TOP:
+                config[key] = value
+            else:
+                known = ", ".join([*TOP, *PLUGIN_SECTIONS, *SECTIONS])
+                raise DataError(path, key, f"unknown key (expected one of: {known})")
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            config[key] = value
+    for key, rule in TOP.items():
+        _check(where, key, config.get(key), rule)
+    for section, rules in SECTIONS.items():
+        for key, value in (config.get(section) or {}).items():
+            if key not in rules:
+                raise DataError(where, f"{section}.{key}", f"unknown key (expected one of: {', '.join(rules)})")
+            _check(where, f"{section}.{key}", value, rules[key])
+    return config
+
+
+def _listed(value):
+    return [p.strip() for p in (value.split(",") if isinstance(value, str) else value) if p.strip()]
+
+
+class Experiment:
+    """The stages of one run config, built (and so validated) before any of them runs."""
+
+    def __init__(self, manager, config, path=None, console=None, data_dir=None):
+        from bioharness.modelspec import parse_model_spec
+        from bioharness.taskspec import TaskCatalog
+
+        self.where = str(path or "(default run)")
+        if config.get("plugins"):
+            from bioharness.manager import split_plugin_names
+
+            manager.load_named(split_plugin_names(_listed(config["plugins"])))
+            manager.__dict__.pop("hooks", None)  # registries are collected again, with the new plugins
+            manager.hooks.validate()
+        self.hooks = hooks = manager.hooks
+        self.config, self.console = config, console
+        self.out = Path(config["out"])
+        self.archive = self.out / "superseded"
+        self.catalog = TaskCatalog(hooks)
+        try:
+            self.specs = self.catalog.select(",".join(_listed(config["tasks"])))
+        except UsageError as exc:
+            raise DataError(self.where, "tasks", str(exc)) from None
+        self.base = str(parse_model_spec(config["base"]))
+        self.data_dir = config.get("data_dir") or data_dir
+        self.generate = None
+        if not config.get("instructions"):
+            options = {**config["generate"], "model": config["teacher"]}
+            self.generate = self._plugin("generate", options, hooks.generators)
+        trainer_values = dict(config.get("train") or {})
+        registration, _ = plugin_options(self.where, "train", trainer_values, hooks.trainers, "trainer")
+        self.data_option = input_option(registration, "instructions")
+        self.groups = ABLATION if config.get("ablate_categories") else ("all",)
+        self.trains = {}
+        for group in self.groups:
+            values = {"base": config["base"], **trainer_values,
+                      self.data_option: str(self.out / "instructions" / f"instructions-{group}.jsonl")}
+            self.trains[group] = self._plugin("train", values, hooks.trainers, name="train" if group == "all"
+                                              else f"train-{group}")
+        for model in (config.get("eval") or {}).get("models") or ():
+            parse_model_spec(model)
+
+    def _plugin(self, section, values, registry, name=None):
+        selector = PLUGIN_SECTIONS[section]
+        registration, options = plugin_options(self.where, section, values, registry, selector)
+        try:
+            return plugin_stage(self.hooks, section, registration, options, name=name)
+        except UsageError as exc:  # the plugin's own checks: name the config key
+            import re
+
+            flag = re.search(r"--([a-z][a-z-]*)", str(exc))
+            key = f"{section}.{flag.group(1).replace('-', '_')}" if flag else section
+            raise DataError(self.where, key, str(exc)) from None
+
+    def say(self, text):
+        (self.console.print if self.console is not None else print)(text)
+
+    def stage(self, stage, folder):
+        return run_stage(self.hooks, stage, self.out / folder, say=self.say, archive=self.archive)
+
+    # -- the stages --------------------------------------------------------------------
+
+    def run(self):
+        sources = {}
+        if self.config.get("instructions"):
+            sources["instructions"] = self.config["instructions"]
+        elif self.generate is not None:
+            outputs = self.stage(self.generate, "generate")["outputs"]
+            sources = {k: outputs[k] for k in ("seeds", "instructions") if k in outputs}
+        prepared = self.stage(self._instructions_stage(sources), "instructions")
+        adapters = {}
+        for group, stage in self.trains.items():
+            adapters[group] = self.stage(stage, stage.name)["outputs"]["adapter"]
+        models = {"base": self.base, **{("tuned" if g == "all" else f"tuned-{g}"): f"{self.base}+{a}"
+                                        for g, a in adapters.items()}}
+        models.update({f"model-{i}": m for i, m in enumerate((self.config.get("eval") or {}).get("models") or ())})
+        for label, model in models.items():
+            self._evaluate(label, model)
+        board = self.stage(self._compare_stage(models, adapters), "compare")["board"]
+        report = self.stage(self._report_stage(board), "report")["outputs"]["report"]
+        return {"instructions": prepared, "models": models, "board": board, "report": report}
+
+    def _instructions_stage(self, sources):
+        """Seeds + generated (or the given file), decontaminated against the run's tasks; one file
+        per category group trained on."""
+        from bioharness.instructions import read_instructions, write_instructions
+
+        section = self.config.get("decontaminate") or {}
+        tasks = [s.name for s in self.specs]
+
+        def work(run_dir, on_record):
+            items, seen = [], set()
+            for path in sources.values():
+                if Path(path).stat().st_size == 0:
+                    continue  # the teacher wrote nothing usable (counted in the generate stage)
+                for item in read_instructions(path):
+                    if item.id not in seen:
+                        seen.add(item.id)
+                        items.append(item)
+            summary = {"read": len(items)}
+            from bioharness import atomic_write_json, decontaminate
+
+            mode = section.get("contamination", "drop")
+            items, found = decontaminate(items, tasks, n=section.get("n", 13), mode=mode, data_dir=self.data_dir)
+            atomic_write_json(run_dir / "decontamination.json", found)  # the report shows it
+            summary["decontamination"] = {k: found[k] for k in ("n", "mode", "overlapping", "dropped", "kept")
+                                          if k in found}
+            counts = {}
+            for group in self.groups:
+                chosen = [i for i in items if group == "all" or i.category == group]
+                if not chosen:
+                    raise UsageError(f"no instructions of category {group} to train on (of {len(items)} read)")
+                write_instructions(run_dir / f"instructions-{group}.jsonl", chosen)
+                counts[group] = len(chosen)
+            return {**summary, "written": counts}
+
+        return Stage("instructions", "instructions", "bioharness.instructions", None,
+                     {"decontaminate": section, "tasks": tasks, "groups": list(self.groups)}, work, sources,
+                     {f"instructions-{g}": f"instructions-{g}.jsonl" for g in self.groups})
+
+    def _evaluate(self, label, model):
+        from bioharness.evaluate import EvalSettings, evaluate
+
+        section = self.config.get("eval") or {}
+        options = {k: section[k] for k in ("batch_size", "dtype", "device", "base_url") if k in section}
+        options.update(section.get("model_args") or {})
+        settings = EvalSettings(out=self.out, data_dir=Path(self.data_dir) if self.data_dir else None,
+                                limit=self.config.get("limit"), seed=self.config.get("seed") or 0,
+                                judge=self.config.get("judge"), bootstrap_resamples=section.get("bootstrap", 1000),
+                                backend_options=options)
+        return evaluate(self.hooks, self.catalog, model, self.specs, settings, console=self.console, slug=label,
+                        archive=self.archive)
+
+    def _compare_stage(self, models, adapters):
+        section = self.config.get("compare") or {}
+        options = {"baseline": self.base, "models": list(models.values()), **section}
+
+        def work(run_dir, on_record):
+            from bioharness.compare import compare
+
+            board = compare(self.out, self.catalog, baseline=self.base, models=list(models.values()),
+                            resamples=section.get("bootstrap", 1000), seed=section.get("seed", 0))
+            if len(adapters) > 1:
+                board["transfer"] = transfer_matrix(board, {g: models["tuned" if g == "all" else f"tuned-{g}"]
+                                                            for g in adapters})
+                from bioharness.store import atomic_write_json
+
+                atomic_write_json(self.out / "leaderboard.json", board)
+            return {"board": jsonable(board), "outputs": {"leaderboard": str(self.out / "leaderboard.json")}}
+
+        return Stage("compare", "compare", "bioharness.compare", None, options, work, {"eval": self.out / "eval"})
+
+    def _report_stage(self, board):
+        def work(run_dir, on_record):
+            from bioharness import write_reports
+
+            written = [Path(p) for p in write_reports(self.out, board)]
+            path = next((p for p in written if p.suffix == ".html"), written[0] if written else self.out)
+            return {"outputs": {"report": str(path)}}
+
+        return Stage("report", "report", "bioharness.report", None, {}, work,
+                     {"leaderboard": self.out / "leaderboard.json"})
+
+
+def transfer_matrix(board, tuned):
+    """{trained on: {task category: {gain (mean relative gain), tasks: {task: diff, low, high, p}}}}."""
+    matrix = {}
+    for group, model in tuned.items():
+        row = {}
+        for task, entry in board["tasks"].items():
+            diff = entry["vs_baseline"].get(model)
+            if not diff:
+                continue
+            cell = row.setdefault(entry["category"], {"gain": None, "tasks": {}})
+            cell["tasks"][task] = {"diff": diff["diff"], "low": diff["low"], "high": diff["high"],
+                                   "p": diff.get("p_le_zero"), "relative_gain": diff.get("relative_gain")}
+        for category, cell in row.items():
+            gains = [t["relative_gain"] for t in cell["tasks"].values()
+                     if t["relative_gain"] is not None and t["relative_gain"] == t["relative_gain"]]
+            cell["gain"] = sum(gains) / len(gains) if gains else None
+        matrix[group] = row
+    return matrix
+
+
+def gains_table(board, base):
+    from rich.table import Table
+
+    table = Table(title=f"mean relative gain over {base} per task category")
+    categories = sorted({e["category"] for e in board["tasks"].values()})
+    table.add_column("model")
+    for category in categories:
+        table.add_column(category, justify="right")
+    for model, gains in board.get("gain_by_category", {}).items():
+        table.add_row(model, *(f"{gains[c]:+.1%}" if gains.get(c) is not None else "n/a" for c in categories))
+    return table
+
+
+def _run_options(f):
+    import click
+
+    for flag, kw in reversed([
+        ("--base", dict(help="Model to tune and evaluate (model spec).")),
+        ("--teacher", dict(help="Model that writes the new instructions (any model spec: embedded, hf:, vllm:, openai:).")),
+        ("--instructions", dict(type=click.Path(dir_okay=False, exists=True),
+                                help="Train on this instruction file (JSON/JSONL) instead of generating.")),
+        ("--tasks", dict(help="Tasks: names, comma-separated, or qa, ie, gen, all.")),
+        ("--limit", dict(type=click.IntRange(min=1), help="Examples per task (seeded subset).")),
+        ("--out", dict(type=click.Path(file_okay=False), help="Run folder.")),
+        ("--judge", dict(help="Model spec of the LLM judge for GEN tasks.")),
+        ("--ablate-categories/--no-ablate-categories", dict(default=None,
+                                                            help="Also tune on qa-, ie-, gen-only instructions.")),
+    ]):
+        f = click.option(flag, **kw)(f)
+    return f
+
+
+def _command():
+    import click
+
+    from bioharness.cli import data_dir_option, get_manager, plugins_option
+
+    @click.command("run")
+    @click.argument("config", required=False, type=click.Path(dir_okay=False, exists=True))
+    @_run_options
+    @data_dir_option
+    @plugins_option
+    def run_command(config, data_dir, **flags):
+        """Run the BioInstruct experiment: generate -> decontaminate -> train -> eval -> compare -> report.
+
+        Without CONFIG, the built-in default (examples/runs/default.yaml): offline, embedded
+        model, a slice of one QA, one IE and one GEN task. Flags override the config. Every
+        stage is skipped when up to date and resumes when killed: run the same command again.
+        """
+        from rich.console import Console
+
+        from bioharness.compare import leaderboard_table
+        from bioharness.progress import stdout_console
+
+        from bioharness import run_lock
+
+        cfg = load_config(config, overrides=flags)
+        experiment = Experiment(get_manager(), cfg, path=config, console=Console(stderr=True), data_dir=data_dir)
+        with run_lock(experiment.out):  # one `run` per run folder; a second one is refused naming the first
+            summary = experiment.run()
+        console = stdout_console()
+        console.print(leaderboard_table(summary["board"]))
+        console.print(gains_table(summary["board"], experiment.base))
+        console.print(f"report: {summary['report']}")
+
+    return run_command
+
+
+run_command = _command()

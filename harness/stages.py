@@ -1,0 +1,114 @@
+"""The stage runner: ``generate``, ``train``, ``eval``, ``compare``, ``report`` and ``run`` all go through
+:func:`run_stage`.
+
+A :class:`Stage` is one piece of work done by one plugin (or core step): its name and version,
+its options, the files or folders it reads (``inputs``, declared by the plugin's registration)
+and what it writes (``outputs``: artifact -> path in its folder, declared at registration; the
+worker's result may name more under ``"outputs"``). Nothing guesses another plugin's names.
+
+The stage key hashes the plugin, its version, the options and the *content* of every input (a
+folder by its files: an adapter re-trained in place is a new input). The runner keeps the
+key in ``<folder>/stage.json`` (a :class:`~bioharness.store.RunDir` manifest) and
+
+* same key, complete: prints ``<stage>: up to date`` and returns the recorded result;
+* same key, unfinished: runs the worker again, which resumes from what it wrote;
+* another key: refuses to mix two runs in one folder (one line), unless the old run is
+  complete and an ``archive`` folder is given (``bioharness run``): then it is moved there
+  and the stage runs afresh.
+"""
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from bioharness.errors import UsageError
+from bioharness.store import RunDir
+
+MANIFEST = "stage.json"
+
+
+@dataclass
+class Stage:
+    kind: str  # generate, train, eval, compare, report (what observers see)
+    name: str  # what the user reads: "train", "eval base/pubmedqa"
+    plugin: str
+    version: str | None
+    options: dict
+    work: Callable[[Path, Callable], Any]  # work(run_dir, on_record) -> result dict
+    inputs: dict = field(default_factory=dict)  # {name: file or folder}
+    outputs: dict = field(default_factory=dict)  # {artifact: path relative to the run folder}
+
+    @property
+    def config(self):
+        return {"plugin": self.plugin, "version": self.version, "options": jsonable(self.options)}
+
+
+def jsonable(obj):
+    return json.loads(json.dumps(obj, default=str, sort_keys=True))
+
+
+def _changed(previous, config, hashes):
+    old = previous.get("config", {})
+    names = [k for k in ("plugin", "version") if old.get(k) != config[k]]
+    options, before = config["options"], old.get("options", {})
+    names += sorted(k for k in set(options) | set(before) if options.get(k) != before.get(k))
+    inputs = {k: v.get("sha256") for k, v in previous.get("inputs", {}).items()}
+    names += sorted(k for k in set(hashes) | set(inputs) if hashes.get(k) != inputs.get(k))
+    return ", ".join(dict.fromkeys(names)) or "inputs"
+
+
+def run_stage(hooks, stage, run_dir, say=print, archive=None):
+    """Run ``stage`` in ``run_dir`` unless it is up to date; returns its result (with ``outputs``)."""
+    run = RunDir(run_dir, manifest=MANIFEST)
+    inputs = {k: Path(v) for k, v in stage.inputs.items() if v is not None}
+    hashes = run._hashes(inputs)
+    key = run.stage_key(stage.config, inputs)
+    previous = run.manifest
+    if previous.get("key") == key and previous.get("complete"):
+        say(f"{stage.name}: up to date")
+        return previous.get("result", {})
+    if previous.get("key") not in (None, key):
+        changed = _changed(previous, stage.config, hashes)
+        if not previous.get("complete") or archive is None:
+            state = "complete" if previous.get("complete") else "unfinished"
+            raise UsageError(f"{run.path} holds {state} results of a different setting (changed: {changed}); "
+                             "use another --out or remove that folder")
+        target = Path(archive) / f"{run.path.name}-{previous['key'][:12]}"
+        shutil.rmtree(target, ignore_errors=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(run.path), str(target))
+        say(f"{stage.name}: {changed} changed; rerunning (the previous result is kept in {target})")
+        run = RunDir(run_dir, manifest=MANIFEST)
+    elif previous:
+        say(f"{stage.name}: resuming")
+    run.start(stage.name, stage.config, inputs)
+    hooks.stage_start(stage.kind, run.path, stage.config)
+    try:
+        result = jsonable(stage.work(run.path, lambda record: hooks.sample(stage.kind, record)) or {})
+    except BaseException:
+        if not previous and [p.name for p in run.path.iterdir()] == [MANIFEST]:
+            shutil.rmtree(run.path, ignore_errors=True)  # it failed before writing anything: leave no folder
+        raise
+    if result.get("unfinished"):  # requests failed: kept unfinished, the same command retries them
+        run.incomplete(result)
+        hooks.stage_end(stage.kind, run.path, result)
+        return result
+    outputs = {artifact: str(run.path / rel) for artifact, rel in stage.outputs.items()}
+    outputs.update(result.get("outputs") or {})
+    missing = [artifact for artifact, path in outputs.items() if not Path(path).exists()]
+    if missing:
+        raise UsageError(f"{stage.name}: {stage.plugin} declares {', '.join(missing)} but did not write it")
+    result["outputs"] = outputs
+    run.finish(result)
+    hooks.stage_end(stage.kind, run.path, result)
+    return result
+
+
+def plugin_stage(hooks, kind, registration, options, name=None):
+    """A stage done by a registered generator or trainer, built (and so validated) now."""
+    worker = registration.factory(**options)
+    inputs = {option: options[option] for option in registration.inputs if options.get(option)}
+    return Stage(kind, name or kind, registration.name, hooks.plugin_version(registration.plugin), options,
+                 lambda run_dir, on_record: worker.run(run_dir, on_record=on_record), inputs,
+                 dict(registration.outputs))
