@@ -24,7 +24,7 @@ from bioharness.store import (  # noqa: E402  (the run store)
     JsonlLog, RunDir, atomic_write_json, atomic_write_text, file_lock, read_json, read_jsonl, run_lock, sha256_file,
 )
 from bioharness.instructions import instructions_digest, read_instructions, write_instructions  # noqa: E402
-from bioharness.modelspec import ModelSpec, parse_model_args, parse_model_spec  # noqa: E402
+from bioharness.modelspec import ModelSpec, bool_option, parse_model_args, parse_model_spec  # noqa: E402
 #: resolve_model: the one place resolving a spec, its adapter and dtype; get_backend builds one
 from bioharness.models import ResolvedModel, get_backend, normalise_dtype, resolve_model  # noqa: E402
 from bioharness.tokens import (  # noqa: E402  (shared by the backends: identical inputs)

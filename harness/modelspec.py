@@ -69,3 +69,16 @@ def parse_model_args(text) -> dict:
         except json.JSONDecodeError:
             out[key.strip()] = value
     return out
+
+
+def bool_option(owner, name, value) -> bool:
+    """A backend option that is a switch: a bool, or its text from ``--model-args``
+    (``1/0``, ``true/false``, ``yes/no``, ``on/off``); anything else is one line naming it."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise UsageError(f"{owner}: {name} must be true or false, got {value!r}")

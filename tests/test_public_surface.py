@@ -212,3 +212,12 @@ def test_read_jsonl_gives_line_numbers_and_names_a_bad_line(tmp_path):
     path.write_text('{"a": 1}\n{"a": \n')
     with pytest.raises(DataError, match=r"data.jsonl:2: malformed JSON"):
         bioharness.read_jsonl(path)
+
+
+def test_bool_option_reads_switches_from_model_args():
+    from bioharness import UsageError, bool_option
+
+    assert [bool_option("hf backend", "fast", v) for v in (True, "1", "yes", " On ", False, "0", "no", "off")] == \
+        [True] * 4 + [False] * 4
+    with pytest.raises(UsageError, match=r"^hf backend: fast must be true or false, got 'maybe'$"):
+        bool_option("hf backend", "fast", "maybe")

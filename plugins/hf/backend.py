@@ -7,7 +7,7 @@ import torch
 
 from bioharness import (
     Loglikelihood, Prediction, UsageError, batched, encode_pair, encode_prompt, has_chat_template, render_prompt,
-    check_adapter, resolve_model,
+    bool_option, check_adapter, resolve_model,
 )
 from bioharness.plugins.hf.attention import use_cpu_gqa
 
@@ -41,14 +41,7 @@ def load_adapter(model, adapter_dir):
 
 
 def _as_bool(name, value):
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise UsageError(f"hf backend: {name} must be true or false, got {value!r}")
+    return bool_option("hf backend", name, value)
 
 
 def auto_threads() -> tuple[int, str]:

@@ -19,7 +19,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bioharness import MissingDependency, UsageError, normalise_dtype
+from bioharness import MissingDependency, UsageError, bool_option, normalise_dtype
 
 log = logging.getLogger(__name__)
 
@@ -397,11 +397,4 @@ def normalise_options(options: dict, device_type: str) -> dict:
 
 
 def _as_bool(name, value):
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise UsageError(f"vllm backend: {name} must be true or false, got {value!r}")
+    return bool_option("vllm backend", name, value)
