@@ -90,7 +90,8 @@ def _dump(config) -> str:
 
 
 def export(out, data_dir=None, selector="all", hooks=None) -> list[tuple[str, list[str]]]:
-    """Write the configs and utils.py into ``out``; returns (lm-eval task, limits) per task."""
+    """Write the configs and utils.py into ``out``; returns (lm-eval task, limits) per task.
+    ``all`` exports every task, the suites' tasks (openmedllm) included."""
     from bioharness import atomic_write_text
 
     catalog = _catalog(hooks)
@@ -98,7 +99,7 @@ def export(out, data_dir=None, selector="all", hooks=None) -> list[tuple[str, li
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "utils.py", UTILS)
     done = []
-    for spec in catalog.select(selector):
+    for spec in list(catalog.specs.values()) if selector == "all" else catalog.select(selector):
         kind = catalog.kind(spec.kind)
         atomic_write_text(out / f"bh_{spec.name}.yaml", _dump(task_config(spec, kind, data_dir)))
         done.append((f"bh_{spec.name}", limits(spec, kind)))
