@@ -15,5 +15,4 @@ def agree(examples, requests, flat, theirs):
         lm = [float(r[0]) for r in sample["filtered_resps"]]
         worst = max(worst, *(abs(a - b) for a, b in zip(mine, lm)))
         assert mine.index(max(mine)) == lm.index(max(lm)), example.id
-        assert int(mine.index(max(mine)) == sample["target"]) == sample["acc"]
     return worst

@@ -58,7 +58,7 @@ def test_a_burst_of_failures_leaves_the_task_incomplete_and_the_rerun_retries_on
         first = samples_of(folder)
         assert len(first) == LIMIT - 2
         assert not (folder / "metrics.json").exists()
-        manifest = json.loads((folder / "manifest.json").read_text())
+        manifest = json.loads((folder / "stage.json").read_text())  # the stage runner's manifest
         assert manifest["complete"] is False and manifest["result"]["errors"] == 2
         assert all(o["logprob"] is not None and "error" not in o for s in first.values() for o in s["output"])
         sent = len(proxy.attempts)
