@@ -41,7 +41,11 @@ def argv(options, out):
 
 
 def bioharness(args, **kw):
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    import torch
+
+    # the children train with this process's thread count: bit-exact equality with the
+    # in-process reference needs the same reductions (an earlier test may have set it)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": str(torch.get_num_threads())}
     return subprocess.run([sys.executable, "-m", "bioharness.cli", *args], capture_output=True, text=True,
                           env=env, timeout=300, **kw)
 
