@@ -25,7 +25,10 @@ The outputs are checked to agree (the chosen answer of every question, log-likel
 within ``--tol``, the generated texts), then the table, then the ratios, the ratio last.
 
     python benchmarks/eval_vs_lmeval.py [--medqa 60] [--pubmedqa 40] [--meqsum 20] [--rounds 2]
-        [--threads 1] [--batch-size 8] [--vllm] [--tol 1e-3]
+        [--threads 1] [--batch-size 8] [--vllm] [--tol 1e-3] [--keep DIR]
+
+``--rounds 0 --keep DIR`` times nothing: it checks the agreement of the outputs of round 1
+kept in ``DIR`` by an earlier run.
 """
 import argparse
 import json
@@ -314,8 +317,9 @@ def main():
     # 0. bioharness chooses the examples and renders the prompts once (not timed).
     print(f"preparing prompts in {work} ...", flush=True)
     prep = work / "prep"
-    for cmd in bh_run("embedded", prep):
-        measure(cmd, env, work / "prep.log")
+    if not (prep / "eval").is_dir():
+        for cmd in bh_run("embedded", prep):
+            measure(cmd, env, work / "prep.log")
     from transformers import AutoTokenizer
 
     from bioharness.plugins.hf import embedded
@@ -408,6 +412,8 @@ def main():
         compare("bioharness-vllm vs raw-vllm", outputs["bioharness-vllm"], outputs["raw-vllm"], args.tol)
         compare("bioharness-vllm vs bioharness-hf", outputs["bioharness-vllm"], outputs["bioharness-hf"], 1e-2)
 
+    if not args.rounds:  # --rounds 0 --keep DIR: only the agreement of the outputs kept in DIR
+        return
     import torch
 
     load = os.getloadavg()
