@@ -29,7 +29,7 @@ class EvalSettings:
     judge: str | None = None
     bootstrap_resamples: int = 1000
     backend_options: dict = field(default_factory=dict)
-    chunk_size: int = 16  # examples scored and written per step: the granularity of resume
+    chunk_size: int | None = None  # examples per step (the granularity of resume); None: the backend's, else 16
     wait: bool = False  # another process holds the run folder: wait for it (else refuse)
 
 
@@ -168,7 +168,7 @@ class TaskRun:
         """Score the examples still to do. A request that failed (connection, timeout, server
         error) is an *error*, not a wrong answer: its example is not written, so the task stays
         incomplete and the next run retries exactly those examples."""
-        chunk = self.settings.chunk_size
+        chunk = self.settings.chunk_size or getattr(backend, "chunk_size", None) or 16
         self.failed = {}  # example id -> first error of its requests
         for start in range(0, len(self.todo), chunk):
             examples = self.todo[start : start + chunk]

@@ -19,6 +19,10 @@ class Backend(Protocol):
 
     #: JSON-serialisable facts about the model: spec, backend, dtype, device, adapter.
     info: Mapping[str, Any]
+    #: Optional: how many examples the evaluation hands over per call (and writes per step,
+    #: the granularity of resume); default 16. An engine that schedules its own batches
+    #: (vLLM) wants many at once.
+    chunk_size: int
 
     def generate(self, requests: Sequence[Request], progress: Progress | None = None) -> list[Prediction]: ...
 

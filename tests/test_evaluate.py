@@ -245,3 +245,62 @@ def test_select_examples_without_strata_falls_back_to_random():
     assert select_examples(items, 30, 1, "first") == (items, "first")
     with pytest.raises(UsageError, match="--sample 'all'"):
         select_examples(items, 5, 1, "all")
+
+
+COUNTING_BACKEND = textwrap.dedent(
+    '''
+    from bioharness import Loglikelihood, ResolvedModel, hookimpl
+
+    CALLS = []
+
+
+    class Counting:
+        """Answers ' yes' more likely for every question and records how many requests each call got."""
+
+        def __init__(self, chunk):
+            self.info = {"backend": "counting"}
+            if chunk:
+                self.chunk_size = chunk
+
+        def loglikelihood(self, requests, progress=None):
+            CALLS.append(len(requests))
+            return [Loglikelihood(id=r.id, logprob=-1.0 if r.continuation == " yes" else -2.0, num_tokens=1,
+                                  is_greedy=True) for r in requests]
+
+        def generate(self, requests, progress=None):
+            raise AssertionError("not asked")
+
+        def close(self):
+            pass
+
+
+    @hookimpl
+    def register_backends(register):
+        register("counting", lambda spec, **options: Counting(int(spec.model)))
+
+
+    @hookimpl
+    def resolve_model(spec, prepare):
+        if spec.backend == "counting":
+            return ResolvedModel(spec, spec.model, "endpoint", "counts")
+        return None
+    '''
+)
+
+
+@pytest.mark.parametrize("chunk, calls", [(0, [20]), (4, [8, 8, 4]), (64, [20])])
+def test_the_backend_chooses_how_many_examples_each_call_gets(toy, tmp_path, chunk, calls):
+    """vLLM schedules its own batches and wants many examples per call; the loop asks the
+    backend (``chunk_size``), 16 examples by default (10 here: one call)."""
+    manager, tmp = toy
+    plugin = tmp_path / "counting_backend.py"
+    plugin.write_text(COUNTING_BACKEND)
+    manager = load_plugins([str(tmp / "toy_plugin.py"), str(plugin)], env={})
+    result = run(manager, "eval", "--model", f"counting:{chunk}", "--tasks", "colours", "--out", str(tmp / "runs"))
+    assert result.exit_code == 0, result.output
+    import sys
+
+    (module,) = [m for name, m in sys.modules.items() if name.endswith("counting_backend")]
+    assert module.CALLS == calls
+    (task_dir,) = (tmp / "runs" / "eval").glob("*/colours")
+    assert json.loads((task_dir / "metrics.json").read_text())["metrics"]["accuracy"]["value"] == 0.5

@@ -54,6 +54,10 @@ class VLLMBackend:
                "data_parallel_size", "gpu_memory_utilization", "kv_cache_memory_bytes", "max_model_len",
                "enforce_eager", "seed", "trust_remote_code", "max_lora_rank", "prefix_caching", "fast")
 
+    #: examples per engine call: vLLM batches them itself, and a call of 16 at a time would
+    #: decode each chunk's tail alone (20 prompts took 8% longer than one call of raw vLLM)
+    chunk_size = 256
+
     def __init__(self, engine, tokenizer, *, spec=None, lora=None, fast=True):
         self._engine = engine
         # fast=False keeps the reference path: every (context, continuation) scored from
