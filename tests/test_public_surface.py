@@ -86,9 +86,14 @@ def test_the_surface_names_what_plugins_need():
               "atomic_write_text", "atomic_write_json", "read_json", "read_jsonl", "sha256_file", "file_lock",
               "read_instructions", "write_instructions", "instructions_digest", "parse_model_spec", "ModelSpec",
               "get_backend", "resolve_model", "ResolvedModel", "batched", "encode_prompt", "encode_pair",
-              "render_prompt", "has_chat_template", "split_trailing_space", "TaskSpec", "TaskKind", "Backend"}
+              "render_prompt", "has_chat_template", "split_trailing_space", "TaskSpec", "TaskKind", "Backend",
+              # the stage workers and what the built-in stages need (run folder, task data, model checks)
+              "get_stage", "Stage", "run_stage", "jsonable", "run_lock", "Incomplete", "collect_results", "model_name",
+              "TaskCatalog", "load_examples", "choose_shots", "check_model", "load_backend"}
     assert needed <= PUBLIC, needed - PUBLIC
     assert not PUBLIC & {"manager", "cli", "plugins", "store", "pluggy"}
+    # moved out of the core into plugins: reached through get_stage, not the surface
+    assert not PUBLIC & {"compare_models", "write_reports", "decontaminate", "task_texts", "check_adapter"}
 
 
 def test_import_help_and_plugins_load_no_heavy_engine():
