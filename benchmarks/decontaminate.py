@@ -1,5 +1,5 @@
 """Decontamination of 25,000 instructions against the test and dev data of every task:
-``bioharness.decontaminate`` against lm-eval's own n-gram ``Janitor`` (Python mode; its C++
+``bioharness.plugins.decontam`` against lm-eval's own n-gram ``Janitor`` (Python mode; its C++
 module is not built by pip).
 
 Instructions come from ``benchmarks/biomed_instructions.py`` (fixed seed); every 100th one
@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from biomed_instructions import make_instructions  # noqa: E402
 
-from bioharness import decontaminate, task_texts  # noqa: E402
+from bioharness.plugins.decontam.overlap import decontaminate, task_texts  # noqa: E402
 from bioharness.records import Instruction  # noqa: E402
 
 

@@ -129,35 +129,12 @@ def eval_command(model, tasks, limit, sample, seed, batch_size, dtype, device, b
 
     from rich.console import Console
 
-    from bioharness.evaluate import EvalSettings, IncompleteEvaluation, evaluate
-    from bioharness.progress import metrics_table, stdout_console
-    from bioharness.taskspec import TaskCatalog
-
-    hooks = get_manager().hooks
-    catalog = TaskCatalog(hooks)
-    # ``prefix:name`` tasks (lm_eval:medqa_4options) are run by the plugin owning the prefix
-    parts = [p.strip() for p in tasks.split(",") if p.strip()]
-    prefixed = {}
-    for part in [p for p in parts if ":" in p]:
-        prefix, _, name = part.partition(":")
-        prefixed.setdefault(prefix, []).append(name)
-    plain = ",".join(p for p in parts if ":" not in p)
-    specs = catalog.select(plain) if plain or not prefixed else []
     options = {"batch_size": batch_size, "dtype": dtype, "device": device, "base_url": base_url,
                "max_retry_time": max_retry_time, **parse_model_args(model_args)}
-    settings = EvalSettings(out=Path(out), data_dir=Path(data_dir) if data_dir else None, limit=limit, seed=seed,
-                            sample=sample, judge=judge, bootstrap_resamples=resamples, wait=wait,
-                            backend_options={k: v for k, v in options.items() if v is not None})
-    console = Console(stderr=True)
-    title = f"{model}  ({Path(out) / 'eval'})"
-    try:
-        results = evaluate(hooks, catalog, model, specs, settings, console=console) if specs else []
-    except IncompleteEvaluation as exc:  # what was scored is shown, then the one-line error
-        stdout_console().print(metrics_table(exc.results, title=title))
-        raise
-    for prefix, names in prefixed.items():
-        results += hooks.run_prefixed_tasks(prefix, names, model, settings)
-    stdout_console().print(metrics_table(results, title=title))
+    get_manager().hooks.stage("eval")(
+        model=model, tasks=tasks, out=out, data_dir=data_dir, limit=limit, seed=seed, sample=sample, judge=judge,
+        bootstrap_resamples=resamples, wait=wait, backend_options={k: v for k, v in options.items() if v is not None},
+        console=Console(stderr=True), title=f"{model}  ({Path(out) / 'eval'})")
 
 
 @cli.command("compare")
@@ -173,53 +150,18 @@ def compare_command(out, baseline, models, resamples, seed, wait):
     """Models side by side: headline metric per task, difference to a baseline with a
     paired-bootstrap 95% CI (* = the CI excludes 0), mean relative gain per category.
     Writes leaderboard.json."""
-    from rich.console import Console
-
-    from bioharness.compare import compare, leaderboard_table
-    from bioharness.taskspec import TaskCatalog
+    from pathlib import Path
 
     from bioharness.store import run_lock
 
-    hooks = get_manager().hooks
-    catalog = TaskCatalog(hooks)
     wanted = [m.strip() for m in models.split(",")] if models else None
     with run_lock(out, wait=wait):
-        board = _compare_stage(hooks, catalog, out, baseline, wanted, resamples, seed)
-    from bioharness.progress import stdout_console
-
-    console = stdout_console()
-    console.print(leaderboard_table(board))
-    for model, gains in board["gain_by_category"].items():
-        text = ", ".join(f"{c} {g:+.1%}" for c, g in sorted(gains.items()))
-        console.print(f"mean relative gain of {model} over {board['baseline']}: {text}")
-    apart = [r for r in board.get("reported", ()) if not r["beside"]]
-    for r in apart:
-        console.print(f"reported, not comparable: {r['model']} {r['task']} {r['value']:.3f} ({r['difference']})",
-                      markup=False)
+        get_manager().hooks.stage("compare")(out=out, baseline=baseline, models=wanted, bootstrap=resamples, seed=seed,
+                                             say=_say, archive=Path(out) / "superseded", show="lines")
 
 
 def _say(text):
     click.echo(text, err=True)
-
-
-def _compare_stage(hooks, catalog, out, baseline, models, resamples, seed):
-    """``compare`` as a stage: rerun when an evaluation or an option changed, else up to date."""
-    from pathlib import Path
-
-    from bioharness.compare import compare
-    from bioharness.modelspec import parse_model_spec
-    from bioharness.stages import Stage, jsonable, run_stage
-
-    baseline = str(parse_model_spec(baseline)) if baseline else None  # `embedded` is `hf:embedded`
-    models = [str(parse_model_spec(m)) for m in models] if models else None
-    options = {"baseline": baseline, "models": models, "bootstrap": resamples, "seed": seed}
-
-    def work(run_dir, on_record):
-        board = compare(out, catalog, baseline=baseline, models=models, resamples=resamples, seed=seed)
-        return {"board": jsonable(board), "outputs": {"leaderboard": str(Path(out) / "leaderboard.json")}}
-
-    stage = Stage("compare", "compare", "bioharness.compare", None, options, work, {"eval": Path(out) / "eval"})
-    return run_stage(hooks, stage, Path(out) / "compare", say=_say, archive=Path(out) / "superseded")["board"]
 
 
 from bioharness.cli.decontaminate import decontaminate_command  # noqa: E402  (needs the helpers above)
@@ -235,7 +177,7 @@ def tasks_command(as_json, data_dir):
     """List the tasks by category, with where their data is found."""
     from pathlib import Path
 
-    from bioharness.taskspec import CATEGORIES, TaskCatalog, data_status
+    from bioharness.taskspec import CATEGORIES, TaskCatalog
 
     catalog = TaskCatalog(get_manager().hooks)
     rows = []
@@ -253,6 +195,24 @@ def tasks_command(as_json, data_dir):
         click.echo(f"{category}:")
         for r in selected:
             click.echo(f"  {r['name']:<16} {r['kind']:<14} {r['metrics'][0]:<12} {r['data']}")
+
+
+def data_status(spec, data_dir) -> str:
+    """``local`` when every listed data file is found (under ``data_dir`` or beside the spec),
+    ``hub (<id>)`` when only the spec's hub fallback can serve it, ``no files listed`` when
+    the reader alone knows, else ``missing`` with what was looked for."""
+    listed, files = spec.listed_files(), spec.data_files(data_dir)
+    if listed and len(files) == len(listed) and all(f.exists() for f in files):
+        return "local"
+    hub = spec.data.get("hf")
+    if hub:
+        return f"hub ({hub.get('path')})"
+    if not listed:  # a hub reader, or a dataset reader's own layout
+        return f"no files listed (reader {spec.data['reader']})"
+    if data_dir is None and not files:
+        return "missing (no data directory: set --data-dir or BIOHARNESS_DATA)"
+    missing = [str(f) for f in files if not f.exists()] or listed
+    return f"missing ({', '.join(map(str, missing))})"
 
 
 @cli.command("plugins")
@@ -316,6 +276,17 @@ def _describe_spec(text, backends) -> dict:
     return row
 
 
+def plugin_stage(hooks, kind, registration, options, name=None):
+    """A stage done by a registered generator or trainer, built (and so validated) now."""
+    from bioharness.stages import Stage
+
+    worker = registration.factory(**options)
+    inputs = {option: options[option] for option in registration.inputs if options.get(option)}
+    return Stage(kind, name or kind, registration.name, hooks.plugin_version(registration.plugin), options,
+                 lambda run_dir, on_record: worker.run(run_dir, on_record=on_record), inputs,
+                 dict(registration.outputs))
+
+
 def _plugin_stage(stage, registry, selector, help_text):
     """A stage command whose work is done by one registered plugin object.
 
@@ -338,7 +309,7 @@ def _plugin_stage(stage, registry, selector, help_text):
     def callback(out, **values):
         from pathlib import Path
 
-        from bioharness.stages import plugin_stage, run_stage
+        from bioharness.stages import run_stage
 
         from bioharness.store import run_lock
 

@@ -22,15 +22,11 @@ def decontaminate_command(instructions, tasks, n, contamination, out, report_pat
     instruction sharing an N-gram (lowercased, punctuation deleted) with an example overlaps it."""
     from pathlib import Path
 
-    from bioharness import decontaminate, task_texts
-    from bioharness.instructions import read_instructions, write_instructions
-    from bioharness.store import atomic_write_json
-    from bioharness.taskspec import TaskCatalog
+    from bioharness import atomic_write_json, read_instructions, write_instructions
 
     records = read_instructions(instructions)
-    catalog = TaskCatalog(get_manager().hooks)
-    texts = task_texts([tasks], catalog, Path(data_dir) if data_dir else None)
-    kept, report = decontaminate(records, texts, n=n, mode=contamination)
+    kept, report = get_manager().hooks.stage("decontaminate")(
+        instructions=records, tasks=[tasks], n=n, mode=contamination, data_dir=Path(data_dir) if data_dir else None)
     report["source"] = str(instructions)
     write_instructions(out, kept)
     report_path = Path(report_path) if report_path else Path(out).with_name("decontamination.json")

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from bioharness.errors import DataError, UsageError
-from bioharness.stages import Stage, jsonable, plugin_stage, run_stage
+from bioharness.stages import Stage, run_stage
 
 DEFAULT_YAML = """\
 # The default experiment of `bioharness run` (offline, embedded model, ~10 min on 2 CPU cores).
@@ -225,6 +225,8 @@ class Experiment:
     def _plugin(self, section, values, registry, name=None):
         selector = PLUGIN_SECTIONS[section]
         registration, options = plugin_options(self.where, section, values, registry, selector)
+        from bioharness.cli import plugin_stage
+
         try:
             return plugin_stage(self.hooks, section, registration, options, name=name)
         except UsageError as exc:  # the plugin's own checks: name the config key
@@ -258,8 +260,8 @@ class Experiment:
         models.update({f"model-{i}": m for i, m in enumerate((self.config.get("eval") or {}).get("models") or ())})
         for label, model in models.items():
             self._evaluate(label, model)
-        board = self.stage(self._compare_stage(models, adapters), "compare")["board"]
-        report = self.stage(self._report_stage(board), "report")["outputs"]["report"]
+        board = self._compare(models, adapters)
+        report = self._report(board)["outputs"]["report"]
         return {"instructions": prepared, "models": models, "board": board, "report": report}
 
     def _instructions_stage(self, sources):
@@ -280,10 +282,11 @@ class Experiment:
                         seen.add(item.id)
                         items.append(item)
             summary = {"read": len(items)}
-            from bioharness import atomic_write_json, decontaminate
+            from bioharness import atomic_write_json
 
             mode = section.get("contamination", "drop")
-            items, found = decontaminate(items, tasks, n=section.get("n", 13), mode=mode, data_dir=self.data_dir)
+            items, found = self.hooks.stage("decontaminate")(instructions=items, tasks=tasks, n=section.get("n", 13),
+                                                            mode=mode, data_dir=self.data_dir)
             atomic_write_json(run_dir / "decontamination.json", found)  # the report shows it
             summary["decontamination"] = {k: found[k] for k in ("n", "mode", "overlapping", "dropped", "kept")
                                           if k in found}
@@ -301,80 +304,25 @@ class Experiment:
                      {f"instructions-{g}": f"instructions-{g}.jsonl" for g in self.groups})
 
     def _evaluate(self, label, model):
-        from bioharness.evaluate import EvalSettings, evaluate
-
         section = self.config.get("eval") or {}
         options = {k: section[k] for k in ("batch_size", "dtype", "device", "base_url") if k in section}
         options.update(section.get("model_args") or {})
-        settings = EvalSettings(out=self.out, data_dir=Path(self.data_dir) if self.data_dir else None,
-                                limit=self.config.get("limit"), seed=self.config.get("seed") or 0,
-                                judge=self.config.get("judge"), bootstrap_resamples=section.get("bootstrap", 1000),
-                                backend_options=options)
-        return evaluate(self.hooks, self.catalog, model, self.specs, settings, console=self.console, slug=label,
-                        archive=self.archive)
+        return self.hooks.stage("eval")(
+            model=model, tasks=self.specs, catalog=self.catalog, out=self.out, data_dir=self.data_dir,
+            limit=self.config.get("limit"), seed=self.config.get("seed") or 0, judge=self.config.get("judge"),
+            bootstrap_resamples=section.get("bootstrap", 1000), backend_options=options, console=self.console,
+            slug=label, archive=self.archive)
 
-    def _compare_stage(self, models, adapters):
+    def _compare(self, models, adapters):
         section = self.config.get("compare") or {}
-        options = {"baseline": self.base, "models": list(models.values()), **section}
+        transfer = {g: models["tuned" if g == "all" else f"tuned-{g}"] for g in adapters} if len(adapters) > 1 else None
+        return self.hooks.stage("compare")(out=self.out, baseline=self.base, models=list(models.values()),
+                                           bootstrap=section.get("bootstrap", 1000), seed=section.get("seed", 0),
+                                           transfer=transfer, catalog=self.catalog, say=self.say,
+                                           archive=self.archive, show="table")
 
-        def work(run_dir, on_record):
-            from bioharness.compare import compare
-
-            board = compare(self.out, self.catalog, baseline=self.base, models=list(models.values()),
-                            resamples=section.get("bootstrap", 1000), seed=section.get("seed", 0))
-            if len(adapters) > 1:
-                board["transfer"] = transfer_matrix(board, {g: models["tuned" if g == "all" else f"tuned-{g}"]
-                                                            for g in adapters})
-                from bioharness.store import atomic_write_json
-
-                atomic_write_json(self.out / "leaderboard.json", board)
-            return {"board": jsonable(board), "outputs": {"leaderboard": str(self.out / "leaderboard.json")}}
-
-        return Stage("compare", "compare", "bioharness.compare", None, options, work, {"eval": self.out / "eval"})
-
-    def _report_stage(self, board):
-        def work(run_dir, on_record):
-            from bioharness import write_reports
-
-            written = [Path(p) for p in write_reports(self.out, board)]
-            path = next((p for p in written if p.suffix == ".html"), written[0] if written else self.out)
-            return {"outputs": {"report": str(path)}}
-
-        return Stage("report", "report", "bioharness.report", None, {}, work,
-                     {"leaderboard": self.out / "leaderboard.json"})
-
-
-def transfer_matrix(board, tuned):
-    """{trained on: {task category: {gain (mean relative gain), tasks: {task: diff, low, high, p}}}}."""
-    matrix = {}
-    for group, model in tuned.items():
-        row = {}
-        for task, entry in board["tasks"].items():
-            diff = entry["vs_baseline"].get(model)
-            if not diff:
-                continue
-            cell = row.setdefault(entry["category"], {"gain": None, "tasks": {}})
-            cell["tasks"][task] = {"diff": diff["diff"], "low": diff["low"], "high": diff["high"],
-                                   "p": diff.get("p_le_zero"), "relative_gain": diff.get("relative_gain")}
-        for category, cell in row.items():
-            gains = [t["relative_gain"] for t in cell["tasks"].values()
-                     if t["relative_gain"] is not None and t["relative_gain"] == t["relative_gain"]]
-            cell["gain"] = sum(gains) / len(gains) if gains else None
-        matrix[group] = row
-    return matrix
-
-
-def gains_table(board, base):
-    from rich.table import Table
-
-    table = Table(title=f"mean relative gain over {base} per task category")
-    categories = sorted({e["category"] for e in board["tasks"].values()})
-    table.add_column("model")
-    for category in categories:
-        table.add_column(category, justify="right")
-    for model, gains in board.get("gain_by_category", {}).items():
-        table.add_row(model, *(f"{gains[c]:+.1%}" if gains.get(c) is not None else "n/a" for c in categories))
-    return table
+    def _report(self, board):
+        return self.hooks.stage("report")(out=self.out, board=board, say=self.say, archive=self.archive)
 
 
 def _run_options(f):
@@ -415,19 +363,13 @@ def _command():
         """
         from rich.console import Console
 
-        from bioharness.compare import leaderboard_table
-        from bioharness.progress import stdout_console
-
         from bioharness import run_lock
 
         cfg = load_config(config, overrides=flags)
         experiment = Experiment(get_manager(), cfg, path=config, console=Console(stderr=True), data_dir=data_dir)
         with run_lock(experiment.out):  # one `run` per run folder; a second one is refused naming the first
             summary = experiment.run()
-        console = stdout_console()
-        console.print(leaderboard_table(summary["board"]))
-        console.print(gains_table(summary["board"], experiment.base))
-        console.print(f"report: {summary['report']}")
+        click.echo(f"report: {summary['report']}")
 
     return run_command
 

@@ -6,24 +6,16 @@ Registration hooks receive a ``register`` callback (the simonw/llm style)::
     def register_backends(register):
         register("mybackend", MyBackend, description="...")
 
-``register(name, factory, *, description="", options=(), inputs=None, outputs=None)``:
+``register(name, factory, *, description="", options=(), inputs=None, outputs=None, replace=False)``:
+``name`` is unique across plugins (a second one is an error naming both, unless it says
+``replace``); ``factory`` builds the object (signature per hook below; import heavy engines
+inside it); ``options`` are click parameters the matching command gains, passed to the factory
+as keywords; ``inputs`` (generators, trainers) ``{option: artifact}`` names the options that take
+an input file or folder (hashed into the stage key; an upstream artifact of that name goes
+there); ``outputs`` ``{artifact: path in the run folder}`` is what the worker writes.
 
-* ``name``: unique across all plugins; a second registration of the same name is an
-  error that names both plugins.
-* ``factory``: a callable building the object (its signature is given per hook below).
-  Import heavy engines *inside* the factory, never at module import time.
-* ``options``: click parameters the matching CLI command gains (trainers and
-  generators use this for their own flags); their values reach the factory as keyword
-  arguments.
-* ``inputs`` (generators, trainers): ``{option name: artifact}`` for the options that name an
-  input file or folder (``{"data": "instructions"}``): the stage runner hashes their content
-  into the stage key and passes an upstream artifact of that name to that option.
-* ``outputs``: ``{artifact: path in the run folder}`` the worker writes
-  (``{"adapter": "adapter"}``); its result may name more under ``"outputs"``.
-
-A hook or factory that raises stops the command with one line naming the plugin and the
-error (a logger plugin that fails should fail loudly rather than silently drop a run's
-record); a :class:`bioharness.UsageError` it raises is shown as it is.
+A hook or factory that raises stops the command with one line naming the plugin; a
+:class:`bioharness.UsageError` it raises is shown as it is.
 """
 import pluggy
 
@@ -70,6 +62,25 @@ def resolve_model(spec, prepare):
     """
 
 
+@hookspec(firstresult=True)
+def check_adapter(path, base):
+    """Check the adapter folder ``path`` before any model loads (``base``: the base model's
+    folder or id); raise one line naming the file, or return a digest of its content."""
+
+
+# --- stages ------------------------------------------------------------------------
+
+
+@hookspec
+def register_stages(register):
+    """Register stage workers (``eval``, ``compare``, ``report``, ``decontaminate``): the commands
+    and ``bioharness run`` call them through :func:`bioharness.get_stage`.
+
+    ``factory(hooks, **options) -> result``. ``register(..., replace=True)`` replaces a stage
+    of the same name registered by a plugin loaded earlier (a built-in one).
+    """
+
+
 # --- evaluation --------------------------------------------------------------------
 
 
@@ -104,7 +115,7 @@ def task_dirs():
 def run_prefixed_tasks(prefix, names, model, settings):
     """Evaluate tasks that a plugin runs itself, named ``<prefix>:<name>`` in ``--tasks``
     (``lm_eval:medqa_4options``): write ``<out>/eval/<model>/<task>/`` samples.jsonl and
-    metrics.json as :mod:`bioharness.evaluate` does, and return the metrics.json dicts; return
+    metrics.json as the ``eval`` stage does, and return the metrics.json dicts; return
     None when ``prefix`` is not this plugin's. ``settings`` is an ``EvalSettings``.
     """
 
@@ -153,7 +164,7 @@ def register_reporters(register):
 
     ``factory(out: Path, board: dict) -> Path | list[Path]`` writes its files into the run
     folder ``out`` (atomically) and returns their paths. ``board`` is ``leaderboard.json``
-    as :func:`bioharness.compare_models` wrote it: ``models``, ``baseline``, ``tasks``
+    as the ``compare`` stage wrote it: ``models``, ``baseline``, ``tasks``
     (per task: ``category``, ``metric``, ``scores``, ``vs_baseline``), ``gain_by_category``
     and, after a category ablation, ``transfer``. Per-sample data is read with
     :func:`bioharness.collect_results`.
@@ -166,7 +177,7 @@ def register_reporters(register):
 @hookspec
 def on_stage_start(stage, run_dir, config):
     """A stage (``generate``, ``instructions``, ``train``, ``eval``, ``compare``, ``report``) is
-    starting (:mod:`bioharness.stages`; a stage that is up to date does not start).
+    starting (:func:`bioharness.run_stage`; a stage that is up to date does not start).
 
     ``run_dir`` is the stage's output folder (a :class:`pathlib.Path`), ``config`` the
     JSON-serialisable ``{"plugin", "version", "options"}`` it runs with.

@@ -37,7 +37,7 @@ class Backend(Protocol):
 class TaskKind(Protocol):
     """How one kind of task (mcqa, ner, re, summarization) reads, prompts and scores.
 
-    The evaluation loop (:mod:`bioharness.evaluate`) drives it:
+    The evaluation loop (the ``eval`` stage) drives it:
 
     1. ``validate(spec)`` once when the spec is loaded: check ``spec.options`` and raise
        :class:`bioharness.errors.DataError` naming the spec file and key.

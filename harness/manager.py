@@ -8,6 +8,7 @@ Nothing outside this module calls a hook: the rest of the core goes through
 :class:`Hooks`, which calls each plugin's implementation itself so that one that raises
 is reported in one line naming it (:class:`bioharness.errors.PluginError`).
 """
+import functools
 import importlib
 import importlib.metadata
 import importlib.util
@@ -36,6 +37,8 @@ DEFAULT_PLUGINS = (
     "bioharness.plugins.selfinstruct",
     "bioharness.plugins.report",
     "bioharness.plugins.lmeval",
+    "bioharness.plugins.evaluation",
+    "bioharness.plugins.decontam",
 )
 
 
@@ -209,10 +212,10 @@ class Hooks:
         registry = Registry(kind)
         # One implementation at a time so that each registration knows its plugin.
         for impl in self._impls(hookname):
-            def register(name, factory, *, description="", options=(), inputs=None, outputs=None,
+            def register(name, factory, *, description="", options=(), inputs=None, outputs=None, replace=False,
                          _plugin=impl.plugin_name):
                 registry.add(_plugin, name, factory, description=description, options=options, inputs=inputs,
-                             outputs=outputs)
+                             outputs=outputs, replace=replace)
             self._call(impl, hookname, register=register)
         return registry
 
@@ -223,11 +226,17 @@ class Hooks:
 
     readers = cached_property(lambda self: self._collect("register_readers", "reader"))
     reporters = cached_property(lambda self: self._collect("register_reporters", "reporter"))
+    stages = cached_property(lambda self: self._collect("register_stages", "stage"))
 
     def validate(self):
         """Collect every registration now, so a duplicate name fails at start-up."""
-        for registry in (self.backends, self.task_kinds, self.readers, self.generators, self.trainers, self.reporters):
+        for registry in (self.backends, self.task_kinds, self.readers, self.generators, self.trainers, self.reporters,
+                         self.stages):
             len(registry)
+
+    def stage(self, name):
+        """The worker of the stage registered as ``name``, called as ``worker(**options)``."""
+        return functools.partial(self.stages.get(name).factory, self)
 
     def task_dirs(self):
         """[(plugin name, Path)] for every folder of task specs, in load order."""
@@ -237,6 +246,11 @@ class Hooks:
         """The first plugin's :class:`bioharness.ResolvedModel` for ``spec``, or None."""
         return next((found for _, found in self._each("resolve_model", spec=spec, prepare=prepare)
                      if found is not None), None)
+
+    def check_adapter(self, path, base):
+        """The first plugin's digest of the adapter at ``path`` (checked), or None."""
+        return next((found for _, found in self._each("check_adapter", path=path, base=base) if found is not None),
+                    None)
 
     def run_prefixed_tasks(self, prefix, names, model, settings):
         results = next((found for _, found in self._each("run_prefixed_tasks", prefix=prefix, names=names, model=model,
@@ -268,14 +282,9 @@ class Hooks:
 _active = None  # the manager load_plugins built last: the one get_backend/resolve_model use
 
 
-def active_manager():
-    """The manager :func:`load_plugins` built last (the CLI's), else the default plugins."""
-    return _active if _active is not None else load_plugins()
-
-
 def active_hooks() -> Hooks:
-    """The hooks of the plugin manager in use (the CLI's), loading the plugins if none is."""
-    return active_manager().hooks
+    """The hooks of the manager :func:`load_plugins` built last (the CLI's), else of the defaults."""
+    return (_active if _active is not None else load_plugins()).hooks
 
 
 def load_plugins(names=(), *, defaults=True, entry_points=True, env=None):
@@ -301,3 +310,9 @@ def get_reader(name):
     """A new instance of the reader registered as ``name``, through the active plugin
     manager (an unknown name: one line listing the known ones)."""
     return active_hooks().readers.get(name).factory()
+
+
+def get_stage(name):
+    """The worker of the stage registered as ``name`` (``eval``, ``compare``, ``report``,
+    ``decontaminate``), bound to the active plugin manager: ``get_stage("compare")(out=...)``."""
+    return active_hooks().stage(name)

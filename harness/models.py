@@ -70,6 +70,18 @@ def resolve_model(spec, *, dtype=None, prepare=True) -> ResolvedModel:
     return replace(found, spec=spec, adapter=adapter, dtype=dtype)
 
 
+def check_model(spec, what="--model", hooks=None):
+    """Check what a spec names before any model loads: a model written as a path (``/x``,
+    ``./x``, ``~/x``) must be a folder; an adapter is checked by the ``check_adapter`` hook.
+    Returns the adapter's content digest (None without an adapter)."""
+    from bioharness.manager import active_hooks
+
+    spec = parse_model_spec(spec) if isinstance(spec, str) else spec
+    if spec.model.startswith(("/", "./", "../", "~")) and not Path(spec.model).expanduser().is_dir():
+        raise UsageError(f"{what} {spec}: {spec.model}: no such directory (expected a model folder with config.json)")
+    return (hooks or active_hooks()).check_adapter(spec.adapter, spec.model) if spec.adapter else None
+
+
 def load_backend(hooks, text, **options):
     """Build the backend a model spec names with ``hooks``' plugins; None options are dropped."""
     spec = parse_model_spec(text) if isinstance(text, str) else text

@@ -56,6 +56,14 @@ def parse_model_spec(text: str) -> ModelSpec:
     return ModelSpec(backend, model, adapter or None)
 
 
+def model_name(text):
+    """The one name of a model spec: ``embedded`` and ``hf:embedded`` are the same model."""
+    try:
+        return str(parse_model_spec(text))
+    except UsageError:
+        return text
+
+
 def parse_model_args(text) -> dict:
     """``key=value,key2=value2`` -> dict, values read as JSON where they parse (numbers,
     true/false), strings otherwise."""

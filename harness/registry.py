@@ -1,11 +1,11 @@
-"""What plugins registered: backends, task kinds, readers, generators, trainers, reporters."""
+"""What plugins registered: backends, task kinds, readers, generators, trainers, reporters, stages."""
 import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from bioharness.errors import PluginError, UsageError
+from bioharness.errors import Incomplete, PluginError, UsageError
 
-KINDS = ("backend", "task kind", "reader", "generator", "trainer", "reporter")
+KINDS = ("backend", "task kind", "reader", "generator", "trainer", "reporter", "stage")
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,7 @@ class Registration:
     #: {artifact: path relative to the run folder} -- what the worker writes
     outputs: dict = field(default_factory=dict)
     target: Callable[..., Any] = None  # the factory exactly as registered
+    replaces: bool = False  # registered with replace=True: an earlier plugin's one of this name is dropped
 
 
 def _guarded(factory, kind, name, plugin):
@@ -31,7 +32,7 @@ def _guarded(factory, kind, name, plugin):
     def build(*args, **kwargs):
         try:
             return factory(*args, **kwargs)
-        except UsageError:
+        except (UsageError, Incomplete):
             raise
         except Exception as exc:
             raise PluginError(f"plugin {plugin!r}: building {kind} {name!r} failed: {describe_error(exc)}") from exc
@@ -52,12 +53,14 @@ class Registry:
         self.kind = kind
         self._items = {}
 
-    def add(self, plugin, name, factory, *, description="", options=(), inputs=None, outputs=None):
+    def add(self, plugin, name, factory, *, description="", options=(), inputs=None, outputs=None, replace=False):
         if not isinstance(name, str) or not name:
             raise UsageError(f"plugin {plugin!r} registered a {self.kind} with an invalid name {name!r}")
         if not callable(factory):
             raise UsageError(f"plugin {plugin!r} registered {self.kind} {name!r} with a factory that is not callable")
-        if name in self._items:
+        if name in self._items and self._items[name].replaces:
+            return  # replaced by a plugin loaded later (registrations come newest first)
+        if name in self._items and not replace:
             other = self._items[name].plugin
             raise UsageError(
                 f"{self.kind} {name!r} is registered by two plugins: {other!r} and {plugin!r}"
@@ -68,7 +71,7 @@ class Registry:
                 raise UsageError(f"plugin {plugin!r}: {self.kind} {name!r} declares input {option!r}, not one of its options")
         self._items[name] = Registration(self.kind, name, _guarded(factory, self.kind, name, plugin), plugin,
                                          description, tuple(options), dict(inputs or {}), dict(outputs or {}),
-                                         target=factory)
+                                         target=factory, replaces=replace)
 
     def get(self, name):
         try:

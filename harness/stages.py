@@ -1,20 +1,12 @@
-"""The stage runner: ``generate``, ``train``, ``eval``, ``compare``, ``report`` and ``run`` all go through
-:func:`run_stage`.
+"""The stage runner: ``generate``, ``train``, ``eval``, ``compare``, ``report`` and ``run`` all go
+through :func:`run_stage`.
 
-A :class:`Stage` is one piece of work done by one plugin (or core step): its name and version,
-its options, the files or folders it reads (``inputs``, declared by the plugin's registration)
-and what it writes (``outputs``: artifact -> path in its folder, declared at registration; the
-worker's result may name more under ``"outputs"``). Nothing guesses another plugin's names.
-
-The stage key hashes the plugin, its version, the options and the *content* of every input (a
-folder by its files: an adapter re-trained in place is a new input). The runner keeps the
-key in ``<folder>/stage.json`` (a :class:`~bioharness.store.RunDir` manifest) and
-
-* same key, complete: prints ``<stage>: up to date`` and returns the recorded result;
-* same key, unfinished: runs the worker again, which resumes from what it wrote;
-* another key: refuses to mix two runs in one folder (one line), unless the old run is
-  complete and an ``archive`` folder is given (``bioharness run``): then it is moved there
-  and the stage runs afresh.
+A :class:`Stage` is one piece of work by one plugin: its name, version and options, the files
+or folders it reads (``inputs``) and what it writes (``outputs``: artifact -> path in its
+folder). Its key hashes the plugin, version, options and the *content* of every input (an
+adapter re-trained in place is a new input); ``<folder>/stage.json`` keeps it. Same key and
+complete: "up to date"; same key, unfinished: the worker resumes; another key: refused, unless
+the old run is complete and ``archive`` is given (``bioharness run``: moved there, rerun).
 """
 import json
 import shutil
@@ -62,13 +54,12 @@ def run_stage(hooks, stage, run_dir, say=print, archive=None):
     """Run ``stage`` in ``run_dir`` unless it is up to date; returns its result (with ``outputs``)."""
     run = RunDir(run_dir, manifest=MANIFEST)
     inputs = {k: Path(v) for k, v in stage.inputs.items() if v is not None}
-    hashes = run._hashes(inputs)
-    key = run.stage_key(stage.config, inputs)
+    hashes = run.input_hashes(inputs)
     previous = run.manifest
-    if previous.get("key") == key and previous.get("complete"):
+    if run.is_complete(stage.config, hashes=hashes):
         say(f"{stage.name}: up to date")
         return previous.get("result", {})
-    if previous.get("key") not in (None, key):
+    if previous.get("key") not in (None, run.stage_key(stage.config, hashes=hashes)):
         changed = _changed(previous, stage.config, hashes)
         if not previous.get("complete") or archive is None:
             state = "complete" if previous.get("complete") else "unfinished"
@@ -82,7 +73,7 @@ def run_stage(hooks, stage, run_dir, say=print, archive=None):
         run = RunDir(run_dir, manifest=MANIFEST)
     elif previous:
         say(f"{stage.name}: resuming")
-    run.start(stage.name, stage.config, inputs)
+    run.start(stage.name, stage.config, inputs, hashes)
     hooks.stage_start(stage.kind, run.path, stage.config)
     try:
         result = jsonable(stage.work(run.path, lambda record: hooks.sample(stage.kind, record)) or {})
@@ -91,7 +82,7 @@ def run_stage(hooks, stage, run_dir, say=print, archive=None):
             shutil.rmtree(run.path, ignore_errors=True)  # it failed before writing anything: leave no folder
         raise
     if result.get("unfinished"):  # requests failed: kept unfinished, the same command retries them
-        run.incomplete(result)
+        run.finish(result, complete=False)
         hooks.stage_end(stage.kind, run.path, result)
         return result
     outputs = {artifact: str(run.path / rel) for artifact, rel in stage.outputs.items()}
@@ -104,11 +95,3 @@ def run_stage(hooks, stage, run_dir, say=print, archive=None):
     hooks.stage_end(stage.kind, run.path, result)
     return result
 
-
-def plugin_stage(hooks, kind, registration, options, name=None):
-    """A stage done by a registered generator or trainer, built (and so validated) now."""
-    worker = registration.factory(**options)
-    inputs = {option: options[option] for option in registration.inputs if options.get(option)}
-    return Stage(kind, name or kind, registration.name, hooks.plugin_version(registration.plugin), options,
-                 lambda run_dir, on_record: worker.run(run_dir, on_record=on_record), inputs,
-                 dict(registration.outputs))

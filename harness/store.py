@@ -107,6 +107,24 @@ def sha256_json(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
+def collect_results(out):
+    """{model: {task: metrics.json dict}} for every completed evaluation under ``<out>/eval``
+    (``_dir`` holds the task's folder, with its ``samples.jsonl``)."""
+    from bioharness.modelspec import model_name
+
+    root = Path(out) / "eval"
+    if not root.is_dir():
+        raise UsageError(f"no evaluations under {root}: run `bioharness eval --out {out}` first")
+    found = {}
+    for metrics_path in sorted(root.glob("*/*/metrics.json")):
+        data = read_json(metrics_path)
+        data["_dir"] = str(metrics_path.parent)
+        found.setdefault(model_name(data["model"]), {})[data["task"]] = data
+    if not found:
+        raise UsageError(f"no finished evaluation (metrics.json) under {root}")
+    return found
+
+
 @contextmanager
 def file_lock(path):
     """An exclusive advisory lock held for the block (one writer per run directory)."""
@@ -393,22 +411,21 @@ class RunDir:
         return read_json(path) if path.exists() else {}
 
     @staticmethod
-    def _hashes(inputs):
+    def input_hashes(inputs):
+        """{name: content hash} of ``inputs`` ({name: file or folder})."""
         return {name: content_hash(p) for name, p in sorted((inputs or {}).items())}
 
     @classmethod
-    def stage_key(cls, config, inputs=None) -> str:
-        return sha256_json({"config": config, "inputs": cls._hashes(inputs)})
+    def stage_key(cls, config, inputs=None, hashes=None) -> str:
+        hashes = cls.input_hashes(inputs) if hashes is None else hashes
+        return sha256_json({"config": config, "inputs": hashes})
 
-    def start(self, stage, config, inputs=None) -> dict:
-        """Record that ``stage`` runs with ``config`` over ``inputs`` ({name: path}).
-
-        Returns the previous manifest. A different key than the previous one means the
-        stage's inputs or config changed: the caller decides whether to resume or refuse.
-        """
+    def start(self, stage, config, inputs=None, hashes=None) -> dict:
+        """Record that ``stage`` runs with ``config`` over ``inputs`` ({name: path}; ``hashes``,
+        when known, their content hashes); returns the previous manifest."""
         previous = self.manifest
-        hashes = self._hashes(inputs)
-        key = sha256_json({"config": config, "inputs": hashes})
+        hashes = self.input_hashes(inputs) if hashes is None else hashes
+        key = self.stage_key(config, hashes=hashes)
         manifest = {
             "stage": stage,
             "key": key,
@@ -422,20 +439,14 @@ class RunDir:
         self.write_json(self.MANIFEST, manifest)
         return previous
 
-    def finish(self, result=None):
+    def finish(self, result=None, complete=True):
+        """Mark the stage complete (with failures: not complete) and record its ``result``."""
         manifest = self.manifest
-        manifest["complete"] = True
-        manifest["finished"] = time.time()
+        manifest.update(complete=complete, finished=time.time())
         if result is not None:
             manifest["result"] = result
         self.write_json(self.MANIFEST, manifest)
 
-    def incomplete(self, result):
-        """The stage ended with failures: not complete, and ``result`` says what failed."""
+    def is_complete(self, config, inputs=None, hashes=None) -> bool:
         manifest = self.manifest
-        manifest.update(complete=False, finished=time.time(), result=result)
-        self.write_json(self.MANIFEST, manifest)
-
-    def is_complete(self, config, inputs=None) -> bool:
-        manifest = self.manifest
-        return bool(manifest.get("complete")) and manifest.get("key") == self.stage_key(config, inputs)
+        return bool(manifest.get("complete")) and manifest.get("key") == self.stage_key(config, inputs, hashes)

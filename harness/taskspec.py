@@ -8,6 +8,7 @@ Unknown keys and missing fields are errors naming the file and the key.
 """
 import hashlib
 import json
+import random
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,24 +130,6 @@ class TaskSpec:
         return out
 
 
-def data_status(spec, data_dir) -> str:
-    """``local`` when every listed data file is found (under ``data_dir`` or beside the spec),
-    ``hub (<id>)`` when only the spec's hub fallback can serve it, ``no files listed`` when
-    the reader alone knows, else ``missing`` with what was looked for."""
-    listed, files = spec.listed_files(), spec.data_files(data_dir)
-    if listed and len(files) == len(listed) and all(f.exists() for f in files):
-        return "local"
-    hub = spec.data.get("hf")
-    if hub:
-        return f"hub ({hub.get('path')})"
-    if not listed:  # a hub reader, or a dataset reader's own layout
-        return f"no files listed (reader {spec.data['reader']})"
-    if data_dir is None and not files:
-        return "missing (no data directory: set --data-dir or BIOHARNESS_DATA)"
-    missing = [str(f) for f in files if not f.exists()] or listed
-    return f"missing ({', '.join(map(str, missing))})"
-
-
 def load_spec(path, plugin=None) -> TaskSpec:
     path = Path(path)
     try:
@@ -187,10 +170,55 @@ def load_spec(path, plugin=None) -> TaskSpec:
     )
 
 
+def load_examples(kind, spec, data_dir, split):
+    """The task kind's examples of ``split``; an undecodable or empty data file is a one-line
+    error naming the file (and line), never a traceback or a "complete" task of n=0."""
+    files = [f for f in spec.data_files(data_dir) if f.is_file()]
+    for path in files:
+        if path.stat().st_size == 0:
+            raise DataError(path, "", f"empty file: expected the {split!r} examples of task {spec.name}")
+    try:
+        examples = kind.load(spec, data_dir, split)
+    except UnicodeDecodeError as exc:
+        for path in files:
+            with open(path, "rb") as fh:
+                for line_no, line in enumerate(fh, 1):
+                    try:
+                        line.decode("utf-8")
+                    except UnicodeDecodeError as bad:
+                        raise DataError(path, line_no, f"not UTF-8 text (byte {bad.start} of the line): "
+                                                       "expected UTF-8; re-encode the file") from None
+        raise DataError(files[0] if len(files) == 1 else spec.path, "", f"not UTF-8 text ({exc.reason})") from None
+    where = files[0] if len(files) == 1 else spec.path
+    if not examples:
+        raise DataError(where, "", f"no examples in split {split!r} of task {spec.name}")
+    seen = set()
+    for example in examples:  # results are keyed by id: a repeated one would be scored twice or not at all
+        if example.id in seen:
+            raise DataError(where, "", f"duplicate example id {example.id!r} in split {split!r}: expected unique ids")
+        seen.add(example.id)
+    return examples
+
+
+def choose_shots(kind, spec, data_dir):
+    k = spec.num_fewshot
+    if not k:
+        return []
+    pool = load_examples(kind, spec, data_dir, spec.prompt["fewshot_split"])
+    if len(pool) < k:
+        raise UsageError(f"task {spec.name}: {k} shots asked for, the {spec.prompt['fewshot_split']} split has {len(pool)}")
+    rng = random.Random(spec.prompt.get("fewshot_seed", 1234))
+    return [pool[i] for i in sorted(rng.sample(range(len(pool)), k))]
+
+
 class TaskCatalog:
     """Every task spec from the plugins' ``task_dirs()`` (the built-in ones come from ``bionlp``)."""
 
-    def __init__(self, hooks):
+    def __init__(self, hooks=None):
+        if hooks is None:  # the active plugin manager's (the CLI's, else the defaults)
+            from bioharness.manager import active_hooks
+
+            hooks = active_hooks()
         self.hooks = hooks
         self.specs = {}
         self.kinds = {}

@@ -63,7 +63,7 @@ def test_compare_leaderboard_and_paired_difference(evaluated, two_models):
 
 def test_compare_errors(evaluated, tmp_path):
     manager, out = evaluated
-    from bioharness.compare import compare
+    from bioharness.plugins.evaluation.compare import compare
     from bioharness.taskspec import TaskCatalog
 
     catalog = TaskCatalog(manager.hooks)
@@ -103,8 +103,8 @@ def test_embedded_and_hf_embedded_are_one_model(tmp_path, tiny_llama_dir, embedd
 def test_tables_show_an_undefined_metric_as_na(tmp_path):
     from rich.console import Console
 
-    from bioharness.compare import leaderboard_table, relative_gain
-    from bioharness.progress import metrics_table
+    from bioharness.plugins.evaluation.compare import leaderboard_table, relative_gain
+    from bioharness.plugins.evaluation.progress import metrics_table
     from bioharness.plugins.report.html import render
 
     def rows(table):

@@ -4,9 +4,9 @@ import random
 
 import pytest
 
-from bioharness import decontaminate, task_texts
+from bioharness.plugins.decontam.overlap import decontaminate, task_texts
 from bioharness.cli import main
-from bioharness.decontam import NgramIndex, normalize
+from bioharness.plugins.decontam.overlap import NgramIndex, normalize
 from bioharness.instructions import read_instructions, write_instructions
 from bioharness.manager import load_plugins
 from bioharness.plugins.selfinstruct.seeds import DEFAULT_SEEDS

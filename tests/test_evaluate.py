@@ -236,7 +236,7 @@ def test_eval_limit_sample_stratified_and_first(toy, tiny_llama_dir):
 
 
 def test_select_examples_without_strata_falls_back_to_random():
-    from bioharness.evaluate import select_examples
+    from bioharness.plugins.evaluation.evaluate import select_examples
 
     items = list(range(20))
     assert select_examples(items, 5, 1, "stratified", None) == select_examples(items, 5, 1, "random")

@@ -15,10 +15,10 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from bioharness.checks import check_adapter
+from bioharness.plugins.hf.adapters import check_adapter
 from bioharness.cli import main
 from bioharness.errors import UsageError
-from bioharness.evaluate import load_examples
+from bioharness import load_examples
 from bioharness.instructions import read_instructions
 from bioharness.manager import load_plugins
 from bioharness.cli.run import load_config

@@ -86,9 +86,14 @@ def test_the_surface_names_what_plugins_need():
               "atomic_write_text", "atomic_write_json", "read_json", "read_jsonl", "sha256_file", "file_lock",
               "read_instructions", "write_instructions", "instructions_digest", "parse_model_spec", "ModelSpec",
               "get_backend", "resolve_model", "ResolvedModel", "batched", "encode_prompt", "encode_pair",
-              "render_prompt", "has_chat_template", "split_trailing_space", "TaskSpec", "TaskKind", "Backend"}
+              "render_prompt", "has_chat_template", "split_trailing_space", "TaskSpec", "TaskKind", "Backend",
+              # the stage workers and what the built-in stages need (run folder, task data, model checks)
+              "get_stage", "Stage", "run_stage", "jsonable", "run_lock", "Incomplete", "collect_results", "model_name",
+              "TaskCatalog", "load_examples", "choose_shots", "check_model", "load_backend"}
     assert needed <= PUBLIC, needed - PUBLIC
     assert not PUBLIC & {"manager", "cli", "plugins", "store", "pluggy"}
+    # moved out of the core into plugins: reached through get_stage, not the surface
+    assert not PUBLIC & {"compare_models", "write_reports", "decontaminate", "task_texts", "check_adapter"}
 
 
 def test_import_help_and_plugins_load_no_heavy_engine():
@@ -221,3 +226,49 @@ def test_bool_option_reads_switches_from_model_args():
         [True] * 4 + [False] * 4
     with pytest.raises(UsageError, match=r"^hf backend: fast must be true or false, got 'maybe'$"):
         bool_option("hf backend", "fast", "maybe")
+
+
+# -- register_stages: the stage workers the commands and `run` call ----------------------
+
+STAGE_PLUGIN = textwrap.dedent(
+    """
+    from bioharness import hookimpl
+
+    def my_compare(hooks, **options):
+        return {"compared by": "a third party", "options": sorted(options)}
+
+    def my_stage(hooks, *, value):
+        return value * 2
+
+    @hookimpl
+    def register_stages(register):
+        register("compare", my_compare, description="a replacement", replace=True)
+        register("double", my_stage)
+    """
+)
+
+
+def test_a_plugin_registers_and_replaces_a_stage(tmp_path):
+    manager = load_plugins(env={})
+    assert {"eval", "compare", "report", "decontaminate"} <= set(manager.hooks.stages.names())
+    assert manager.hooks.stages.get("compare").plugin == "bioharness.plugins.evaluation"
+    path = tmp_path / "stage_plugin.py"
+    path.write_text(STAGE_PLUGIN)
+    manager = load_plugins([str(path)], env={})
+    assert manager.hooks.stages.get("compare").plugin == str(path)
+    assert bioharness.get_stage("double")(value=21) == 42
+    assert bioharness.get_stage("compare")(out="runs", baseline=None) == {
+        "compared by": "a third party", "options": ["baseline", "out"]}
+    # the command goes through the registry: the replacement runs, not the built-in
+    from click.testing import CliRunner
+
+    from bioharness.cli import build_cli
+
+    (tmp_path / "runs").mkdir()
+    result = CliRunner().invoke(build_cli(manager), ["compare", "--out", str(tmp_path / "runs")], obj=manager)
+    assert result.exit_code == 0 and "leaderboard" not in result.output
+    # without replace=True, a second stage of one name is an error naming both plugins
+    path.write_text(STAGE_PLUGIN.replace(", replace=True", ""))
+    with pytest.raises(UsageError, match="stage 'compare' is registered by two plugins"):
+        load_plugins([str(path)], env={}).hooks.validate()
+    load_plugins(env={})

@@ -143,7 +143,7 @@ def test_shipped_configs_load_and_validate(name):
 
 
 def test_transfer_matrix_gain_per_task_category():
-    from bioharness.cli.run import transfer_matrix
+    from bioharness.plugins.evaluation.compare import transfer_matrix
 
     def diff(d, rel):
         return {"diff": d, "low": d - 0.1, "high": d + 0.1, "p_le_zero": 0.2, "relative_gain": rel}

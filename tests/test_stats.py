@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from bioharness.stats import bootstrap, fmt_metric, paired_bootstrap
+from bioharness.plugins.evaluation.stats import bootstrap, fmt_metric, paired_bootstrap
 
 
 def f1(tp, fp, fn):
@@ -85,7 +85,7 @@ def test_fmt_metric_shows_undefined_as_na():
 def test_stratified_sample_keeps_proportions_and_every_label():
     from collections import Counter
 
-    from bioharness.stats import stratified_sample
+    from bioharness.plugins.evaluation.stats import stratified_sample
 
     labels = [["common"]] * 900 + [["middle"]] * 90 + [["rare"]] * 10
     keep = stratified_sample(labels, 20, seed=3)
@@ -100,7 +100,7 @@ def test_stratified_sample_keeps_proportions_and_every_label():
 
 
 def test_stratified_sample_multi_label_and_unlabelled_items():
-    from bioharness.stats import stratified_sample
+    from bioharness.plugins.evaluation.stats import stratified_sample
 
     # sentences with several entity types, and sentences with none (their own stratum)
     labels = [[]] * 50 + [["protein"]] * 40 + [["protein", "DNA"]] * 8 + [["cell_line"]] * 2

@@ -30,3 +30,10 @@ def resolve_model(spec, prepare):
 
         return embedded.resolve(spec, prepare)
     return None
+
+
+@hookimpl
+def check_adapter(path, base):
+    from bioharness.plugins.hf.adapters import check_adapter as check
+
+    return check(path, base=base)

@@ -7,8 +7,9 @@ import torch
 
 from bioharness import (
     Loglikelihood, Prediction, UsageError, batched, encode_pair, encode_prompt, has_chat_template, render_prompt,
-    bool_option, check_adapter, resolve_model,
+    bool_option, resolve_model,
 )
+from bioharness.plugins.hf.adapters import check_adapter
 from bioharness.plugins.hf.attention import use_cpu_gqa
 
 

@@ -5,6 +5,8 @@ browser) and ``summary.md``, written at the end of every run and by ``bioharness
 Another plugin adds a report the same way: ``register_reporters`` with a factory
 ``(out, board) -> path(s)``.
 """
+from pathlib import Path
+
 from bioharness import hookimpl
 
 
@@ -18,6 +20,37 @@ def write_markdown(out, board):
     from .markdown import render
 
     return render(out, board)
+
+
+def write_reports(out, board, hooks):
+    """Every registered report (``register_reporters``) written for ``board`` into ``out``;
+    returns the paths written."""
+    paths = []
+    for registration in hooks.reporters:
+        written = registration.factory(Path(out), board)
+        paths += [Path(p) for p in ([written] if isinstance(written, (str, Path)) else written or ())]
+    return paths
+
+
+def report_stage(hooks, *, out, board, say=print, archive=None):
+    """The ``report`` stage in ``<out>/report``: every registered report for ``board``, rerun
+    when the leaderboard or the set of reporters changed. Its result's ``outputs["report"]`` is
+    the HTML report (else the first file written); ``files`` lists every file."""
+    from bioharness import Stage, run_stage
+
+    def work(run_dir, on_record):
+        written = write_reports(out, board, hooks)
+        path = next((p for p in written if p.suffix == ".html"), written[0] if written else Path(out))
+        return {"files": [str(p) for p in written], "outputs": {"report": str(path)}}
+
+    stage = Stage("report", "report", "bioharness.report", None, {"reporters": hooks.reporters.names()}, work,
+                  {"leaderboard": Path(out) / "leaderboard.json"})
+    return run_stage(hooks, stage, Path(out) / "report", say=say, archive=archive)
+
+
+@hookimpl
+def register_stages(register):
+    register("report", report_stage, description="every registered report for a leaderboard")
 
 
 @hookimpl
@@ -38,14 +71,17 @@ def register_commands(cli):
     @click.option("--plugins", "plugins", multiple=True, expose_value=False, help="Extra plugin to load.")
     def report_command(out, baseline, wait):
         """Write every report (OUT/report.html, OUT/summary.md, ...) from OUT/leaderboard.json,
-        recomputed when --baseline is given or when there is none."""
-        from pathlib import Path
+        recomputed when --baseline is given or when there is none. A stage: up to date when
+        neither the leaderboard nor the reporters changed."""
+        from bioharness import get_stage, read_json, run_lock
 
-        from bioharness import compare_models, read_json, run_lock, write_reports
+        def say(text):
+            click.echo(text, err=True)
 
         board_path = Path(out) / "leaderboard.json"
         with run_lock(out, wait=wait):  # one writer per run folder
             board = (read_json(board_path) if board_path.is_file() and not baseline
-                     else compare_models(out, baseline=baseline))
-            for path in write_reports(out, board):
-                click.echo(str(path))
+                     else get_stage("compare")(out=out, baseline=baseline, say=say, archive=Path(out) / "superseded"))
+            result = get_stage("report")(out=out, board=board, say=say, archive=Path(out) / "superseded")
+        for path in result.get("files", ()):
+            click.echo(path)

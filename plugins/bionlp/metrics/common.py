@@ -5,7 +5,7 @@
   a false positive of any class.
 * Corpus-level metrics (micro-F1 of NER and RE) are computed from per-sample count
   tuples ``(tp, n_pred, n_gold)``, which sum over samples; the task kinds store such
-  counts per sample and the core (:mod:`bioharness.stats`) bootstraps the sums.
+  counts per sample and the core (the evaluation plugin's ``stats``) bootstraps the sums.
 * Scores are fractions in [0, 1]. The task kinds report an undefined ratio (nothing to
   divide by) as ``None`` (:func:`ratio`, :func:`f1_from_counts`); the corpus functions
   below follow sklearn's ``zero_division=0`` so they can be checked against it.

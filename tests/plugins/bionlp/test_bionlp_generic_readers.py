@@ -403,7 +403,8 @@ def test_dataset_reader_reads_the_files_the_spec_lists(tmp_path, data_dir):
         metrics: [f1_strict]
         """})
     manager = load_plugins([str(plugin)], env={})
-    from bioharness.taskspec import TaskCatalog, data_status
+    from bioharness.cli import data_status
+    from bioharness.taskspec import TaskCatalog
 
     catalog = TaskCatalog(manager.hooks)
     spec = catalog.specs["my_genes"]

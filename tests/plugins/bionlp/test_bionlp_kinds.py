@@ -433,7 +433,7 @@ def test_other_spec_errors_name_the_key(tmp_path, data_dir):
 def test_stratified_limit_keeps_rare_labels_of_builtin_tasks(catalog, data_dir):
     from collections import Counter
 
-    from bioharness.evaluate import select_examples
+    from bioharness.plugins.evaluation.evaluate import select_examples
 
     spec, kind, examples = _load(catalog, data_dir, "chemprot")
     counts = Counter(e.reference for e in examples)

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from bioharness.compare import compare
+from bioharness.plugins.evaluation.compare import compare
 from bioharness.manager import load_plugins
 from bioharness.models import load_backend
 from bioharness.taskspec import TaskCatalog

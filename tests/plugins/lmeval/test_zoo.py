@@ -5,7 +5,7 @@ import json
 from click.testing import CliRunner
 
 from bioharness.cli import build_cli
-from bioharness.compare import compare, leaderboard_table
+from bioharness.plugins.evaluation.compare import compare, leaderboard_table
 from bioharness.manager import load_plugins
 from bioharness.plugins.lmeval.zoo import registry, reported_rows
 from bioharness.taskspec import TaskCatalog

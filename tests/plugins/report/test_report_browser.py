@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from bioharness import write_reports
+from bioharness.plugins.report import write_reports
 from test_report_html import _page_data, transfer_board
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from bioharness import write_reports
+from bioharness.plugins.report import write_reports
 from bioharness.cli import main
 from bioharness.plugins.report.html import find_decontamination
 

@@ -12,11 +12,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bioharness import __version__
-from bioharness.errors import DataError, Incomplete, UsageError
-from bioharness.records import LoglikelihoodRequest, Request
-from bioharness.stats import bootstrap, stratified_sample
-from bioharness.store import RunDir, sha256_file
+from bioharness import (
+    Incomplete, LoglikelihoodRequest, Request, RunDir, UsageError, __version__, choose_shots, load_examples, sha256_file,
+)
+
+from .stats import bootstrap, stratified_sample
 
 
 @dataclass
@@ -39,7 +39,7 @@ SAMPLES = ("random", "stratified", "first")
 def select_examples(examples, limit, seed, sample="random", strata=None):
     """``(subset, how)``: ``limit`` examples kept in their original order, and the method
     that chose them. ``random``: a seeded random subset; ``first``: the first ``limit``;
-    ``stratified``: :func:`bioharness.stats.stratified_sample` over ``strata(example)``
+    ``stratified``: :func:`.stats.stratified_sample` over ``strata(example)``
     (a label, a collection of labels, or None when the example has none to give: then,
     as for a kind without ``strata``, the subset is ``random``)."""
     if sample not in SAMPLES:
@@ -54,47 +54,6 @@ def select_examples(examples, limit, seed, sample="random", strata=None):
     else:
         keep = stratified_sample([[x] if isinstance(x, str) else x for x in labels], limit, seed)
     return [examples[i] for i in keep], sample
-
-
-def load_examples(kind, spec, data_dir, split):
-    """The task kind's examples of ``split``; an undecodable or empty data file is a one-line
-    error naming the file (and line), never a traceback or a "complete" task of n=0."""
-    files = [f for f in spec.data_files(data_dir) if f.is_file()]
-    for path in files:
-        if path.stat().st_size == 0:
-            raise DataError(path, "", f"empty file: expected the {split!r} examples of task {spec.name}")
-    try:
-        examples = kind.load(spec, data_dir, split)
-    except UnicodeDecodeError as exc:
-        for path in files:
-            with open(path, "rb") as fh:
-                for line_no, line in enumerate(fh, 1):
-                    try:
-                        line.decode("utf-8")
-                    except UnicodeDecodeError as bad:
-                        raise DataError(path, line_no, f"not UTF-8 text (byte {bad.start} of the line): "
-                                                       "expected UTF-8; re-encode the file") from None
-        raise DataError(files[0] if len(files) == 1 else spec.path, "", f"not UTF-8 text ({exc.reason})") from None
-    where = files[0] if len(files) == 1 else spec.path
-    if not examples:
-        raise DataError(where, "", f"no examples in split {split!r} of task {spec.name}")
-    seen = set()
-    for example in examples:  # results are keyed by id: a repeated one would be scored twice or not at all
-        if example.id in seen:
-            raise DataError(where, "", f"duplicate example id {example.id!r} in split {split!r}: expected unique ids")
-        seen.add(example.id)
-    return examples
-
-
-def choose_shots(kind, spec, data_dir):
-    k = spec.num_fewshot
-    if not k:
-        return []
-    pool = load_examples(kind, spec, data_dir, spec.prompt["fewshot_split"])
-    if len(pool) < k:
-        raise UsageError(f"task {spec.name}: {k} shots asked for, the {spec.prompt['fewshot_split']} split has {len(pool)}")
-    rng = random.Random(spec.prompt.get("fewshot_seed", 1234))
-    return [pool[i] for i in sorted(rng.sample(range(len(pool)), k))]
 
 
 def data_hash(spec, data_dir) -> str:
@@ -256,7 +215,7 @@ class IncompleteEvaluation(Incomplete):
 
 
 def evaluate(hooks, catalog, model_text, specs, settings, console=None, slug=None, archive=None):
-    """Evaluate one model on ``specs``, each task a stage (see :mod:`bioharness.stages`) in
+    """Evaluate one model on ``specs``, each task a stage (:func:`bioharness.run_stage`) in
     ``<out>/eval/<slug>/<task>``; returns the metrics.json contents of each task.
 
     Everything that can be checked without a model is checked first (model spec, adapter,
@@ -265,24 +224,18 @@ def evaluate(hooks, catalog, model_text, specs, settings, console=None, slug=Non
     """
     import sys
 
-    from bioharness.checks import check_adapter, check_model_path
-    from bioharness.models import load_backend
-    from bioharness.modelspec import parse_model_spec
-    from bioharness.progress import progress_bar
-    from bioharness.stages import Stage, run_stage
-    from bioharness.store import run_lock
+    from bioharness import Stage, check_model, load_backend, parse_model_spec, run_lock, run_stage
+
+    from .progress import progress_bar
 
     spec = parse_model_spec(model_text)
     hooks.backends.get(spec.backend)  # unknown backend: fail before reading any data
-    check_model_path(spec)
-    adapter_sha256 = check_adapter(spec.adapter, base=spec.model) if spec.adapter else None
+    adapter_sha256 = check_model(spec, hooks=hooks)
     if settings.judge:  # checked now, not after the main model has loaded
         try:
             judge_spec = parse_model_spec(settings.judge)
             hooks.backends.get(judge_spec.backend)
-            check_model_path(judge_spec, what="--judge")
-            if judge_spec.adapter:
-                check_adapter(judge_spec.adapter, base=judge_spec.model)
+            check_model(judge_spec, what="--judge", hooks=hooks)
         except UsageError as exc:
             raise UsageError(f"--judge {settings.judge}: {exc}") from None
         if not any(task.category == "gen" for task in specs):

@@ -9,6 +9,8 @@ hit is confirmed on the example's own tokens, so a hash collision never drops an
 import dataclasses
 import string
 
+from bioharness import TaskCatalog
+
 _DELETE = str.maketrans("", "", string.punctuation)
 
 
@@ -91,7 +93,7 @@ def instruction_text(inst):
     return "\n".join(part for part in (inst.instruction, inst.input, inst.output) if part)
 
 
-def decontaminate(instructions, texts_by_task, n=13, mode="drop", data_dir=None):
+def decontaminate(instructions, texts_by_task, n=13, mode="drop", data_dir=None, catalog=None):
     """Check every instruction against ``texts_by_task`` ({task: [(example id, text)]}, or
     task names whose test and dev data :func:`task_texts` reads from ``data_dir``).
 
@@ -103,7 +105,7 @@ def decontaminate(instructions, texts_by_task, n=13, mode="drop", data_dir=None)
     if mode not in ("drop", "keep"):
         raise ValueError(f"mode must be 'drop' or 'keep', got {mode!r}")
     if isinstance(texts_by_task, (list, tuple)):
-        texts_by_task = task_texts(texts_by_task, data_dir=data_dir)
+        texts_by_task = task_texts(texts_by_task, catalog, data_dir=data_dir)
     index = texts_by_task if isinstance(texts_by_task, NgramIndex) else NgramIndex(texts_by_task, n)
     tasks = {task: {"examples": count, "instructions": 0, "examples_overlapping": 0}
              for task, count in index.examples.items()}
@@ -158,11 +160,7 @@ def task_texts(specs, catalog=None, data_dir=None):
     """{task: [("<split>/<example id>", text)]} over the test and dev splits of ``specs``
     (task specs, or selectors of ``catalog``: names, ``qa``, ``all``), read through each task kind's ``load``.
     ``catalog`` defaults to the tasks of the active plugins."""
-    if catalog is None:
-        from bioharness.manager import active_manager
-        from bioharness.taskspec import TaskCatalog
-
-        catalog = TaskCatalog(active_manager().hooks)
+    catalog = catalog or TaskCatalog()
     specs = [x for s in specs for x in (catalog.select(s) if isinstance(s, str) else [s])]
     out = {}
     for spec in specs:

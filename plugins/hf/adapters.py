@@ -1,22 +1,16 @@
-"""What a model spec names, checked before any model is loaded (a bad adapter found after
-minutes of loading, or as a traceback from peft, is a worse error than one line at once)."""
+"""PEFT adapter folders, checked before any model is loaded (a bad adapter found after minutes
+of loading, or as a traceback from peft, is a worse error than one line at once). Through the
+``check_adapter`` hook this serves every backend and ``bioharness eval``."""
 import hashlib
 import json
 import re
 import struct
 from pathlib import Path
 
-from bioharness.errors import DataError, UsageError
+from bioharness import DataError, UsageError
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
-
-
-def check_model_path(spec, what="--model"):
-    """A model written as a path (``/x``, ``./x``, ``../x``, ``~/x``) must be a directory;
-    anything else may be a hub id and is left to the backend."""
-    if spec.model.startswith(("/", "./", "../", "~")) and not Path(spec.model).expanduser().is_dir():
-        raise UsageError(f"{what} {spec}: {spec.model}: no such directory (expected a model folder with config.json)")
 
 
 def safetensors_names(path) -> list:

@@ -8,34 +8,9 @@ recomputed on each bootstrap resample (paired: the same resamples for both model
 import json
 from pathlib import Path
 
-from bioharness.errors import UsageError
-from bioharness.modelspec import parse_model_spec
-from bioharness.stats import defined, fmt_metric
-from bioharness.store import atomic_write_json, read_json
+from bioharness import TaskCatalog, UsageError, atomic_write_json, collect_results, model_name
 
-
-def model_name(text):
-    """The one name of a model spec: ``embedded`` and ``hf:embedded`` are the same model."""
-    try:
-        return str(parse_model_spec(text))
-    except UsageError:
-        return text
-
-
-def collect(out):
-    """{model: {task: metrics.json dict}} for every completed task under ``out``
-    (``_dir`` holds the task's folder, with its ``samples.jsonl``)."""
-    root = Path(out) / "eval"
-    if not root.is_dir():
-        raise UsageError(f"no evaluations under {root}: run `bioharness eval --out {out}` first")
-    found = {}
-    for metrics_path in sorted(root.glob("*/*/metrics.json")):
-        data = read_json(metrics_path)
-        data["_dir"] = str(metrics_path.parent)
-        found.setdefault(model_name(data["model"]), {})[data["task"]] = data
-    if not found:
-        raise UsageError(f"no finished evaluation (metrics.json) under {root}")
-    return found
+from .stats import defined, fmt_metric
 
 
 def _samples(task_dir):
@@ -58,14 +33,10 @@ def relative_gain(new, old):
 def compare(out, catalog=None, baseline=None, models=None, resamples=1000, seed=0):
     """Write and return ``<out>/leaderboard.json``; ``catalog`` defaults to the tasks of the
     active plugins."""
-    if catalog is None:
-        from bioharness.manager import active_manager
-        from bioharness.taskspec import TaskCatalog
+    catalog = catalog or TaskCatalog()
+    from .stats import paired_bootstrap  # numpy: imported when a comparison runs
 
-        catalog = TaskCatalog(active_manager().hooks)
-    from bioharness.stats import paired_bootstrap  # numpy: imported when a comparison runs
-
-    results = collect(out)
+    results = collect_results(out)
     names = list(results) if not models else [model_name(m) for m in models]
     baseline = model_name(baseline) if baseline else None
     for name in names:
@@ -120,20 +91,6 @@ def compare(out, catalog=None, baseline=None, models=None, resamples=1000, seed=
     return board
 
 
-def write_reports(out, board, hooks=None):
-    """Every registered report (``register_reporters``) written for ``board`` into ``out``;
-    returns the paths written. ``hooks`` defaults to the active plugins'."""
-    if hooks is None:
-        from bioharness.manager import active_manager
-
-        hooks = active_manager().hooks
-    paths = []
-    for registration in hooks.reporters:
-        written = registration.factory(Path(out), board)
-        paths += [Path(p) for p in ([written] if isinstance(written, (str, Path)) else written or ())]
-    return paths
-
-
 def _sum(rows):
     sums = {}
     for row in rows:
@@ -172,4 +129,37 @@ def leaderboard_table(board):
             cells.append(text)
         table.add_row(escape(task), escape(entry["metric"] or ""), *cells,
                       *([escape("; ".join(beside.get(task, ["-"])))] if beside else []))
+    return table
+
+
+def transfer_matrix(board, tuned):
+    """{trained on: {task category: {gain (mean relative gain), tasks: {task: diff, low, high, p}}}}."""
+    matrix = {}
+    for group, model in tuned.items():
+        row = {}
+        for task, entry in board["tasks"].items():
+            diff = entry["vs_baseline"].get(model)
+            if not diff:
+                continue
+            cell = row.setdefault(entry["category"], {"gain": None, "tasks": {}})
+            cell["tasks"][task] = {"diff": diff["diff"], "low": diff["low"], "high": diff["high"],
+                                   "p": diff.get("p_le_zero"), "relative_gain": diff.get("relative_gain")}
+        for category, cell in row.items():
+            gains = [t["relative_gain"] for t in cell["tasks"].values()
+                     if t["relative_gain"] is not None and t["relative_gain"] == t["relative_gain"]]
+            cell["gain"] = sum(gains) / len(gains) if gains else None
+        matrix[group] = row
+    return matrix
+
+
+def gains_table(board, base):
+    from rich.table import Table
+
+    table = Table(title=f"mean relative gain over {base} per task category")
+    categories = sorted({e["category"] for e in board["tasks"].values()})
+    table.add_column("model")
+    for category in categories:
+        table.add_column(category, justify="right")
+    for model, gains in board.get("gain_by_category", {}).items():
+        table.add_row(model, *(f"{gains[c]:+.1%}" if gains.get(c) is not None else "n/a" for c in categories))
     return table
