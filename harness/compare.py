@@ -10,7 +10,8 @@ from pathlib import Path
 
 from bioharness.errors import UsageError
 from bioharness.modelspec import parse_model_spec
-from bioharness.stats import defined, fmt_metric
+from bioharness.stages import MANIFEST
+from bioharness.stats import defined, fmt_incomplete, fmt_metric
 from bioharness.store import atomic_write_json, read_json
 
 
@@ -22,16 +23,25 @@ def model_name(text):
         return text
 
 
-def collect(out):
+def collect(out, incomplete=False):
     """{model: {task: metrics.json dict}} for every completed task under ``out``
-    (``_dir`` holds the task's folder, with its ``samples.jsonl``)."""
+    (``_dir`` holds the task's folder, with its ``samples.jsonl``). ``incomplete``: also the
+    tasks whose requests failed (their stage manifest's result: ``complete`` false, the
+    ``errors``; no metrics.json)."""
     root = Path(out) / "eval"
     if not root.is_dir():
         raise UsageError(f"no evaluations under {root}: run `bioharness eval --out {out}` first")
     found = {}
-    for metrics_path in sorted(root.glob("*/*/metrics.json")):
-        data = read_json(metrics_path)
-        data["_dir"] = str(metrics_path.parent)
+    paths = sorted(root.glob("*/*/metrics.json"))
+    if incomplete:
+        paths += [p for p in sorted(root.glob(f"*/*/{MANIFEST}")) if not (p.parent / "metrics.json").exists()]
+    for path in paths:
+        data = read_json(path)
+        if path.name == MANIFEST:
+            data = data.get("result") or {}
+            if data.get("complete", True) or "task" not in data:  # killed, not failed: nothing to show
+                continue
+        data["_dir"] = str(path.parent)
         found.setdefault(model_name(data["model"]), {})[data["task"]] = data
     if not found:
         raise UsageError(f"no finished evaluation (metrics.json) under {root}")
@@ -65,7 +75,7 @@ def compare(out, catalog=None, baseline=None, models=None, resamples=1000, seed=
         catalog = TaskCatalog(active_manager().hooks)
     from bioharness.stats import paired_bootstrap  # numpy: imported when a comparison runs
 
-    results = collect(out)
+    results = collect(out, incomplete=True)
     names = list(results) if not models else [model_name(m) for m in models]
     baseline = model_name(baseline) if baseline else None
     for name in names:
@@ -83,15 +93,19 @@ def compare(out, catalog=None, baseline=None, models=None, resamples=1000, seed=
                 continue
             headline = data["headline"]
             entry["category"], entry["metric"] = data["category"], headline
-            m = data["metrics"][headline]
-            entry["scores"][model] = {"value": m["value"], "ci95": m["ci95"], "n": data["n"],
-                                      "setting": data["setting"]}
-        if baseline and baseline in entry["scores"] and task in catalog.specs:
+            m = data["metrics"].get(headline) or {"value": None, "ci95": [None, None]}  # none: nothing scored yet
+            score = {"value": m["value"], "ci95": m["ci95"], "n": data["n"], "errors": data.get("errors", 0),
+                     "complete": data.get("complete", True), "setting": data["setting"]}
+            if not score["complete"]:  # requests failed: no value (what was scored is a biased part)
+                score.update(value=None, ci95=[None, None], status=fmt_incomplete(score["errors"]))
+            entry["scores"][model] = score
+        complete = {m for m, s in entry["scores"].items() if s["complete"]}
+        if baseline in complete and task in catalog.specs:
             spec = catalog.specs[task]
             kind = catalog.kind(spec.kind)
             base_rows = _samples(results[baseline][task]["_dir"])
             for model in names:
-                if model == baseline or task not in results[model]:
+                if model == baseline or model not in complete:
                     continue
                 rows = _samples(results[model][task]["_dir"])
                 shared = sorted(set(rows) & set(base_rows))
@@ -155,14 +169,15 @@ def leaderboard_table(board):
     for row in board.get("reported", ()):
         if row["beside"]:
             beside.setdefault(row["task"], []).append(f"{row['model']} {row['value']:.3f} ({row['status']})")
+    table.add_column("errors", justify="right")
     if beside:
         table.add_column("reported, same setting (not measured)")
     for task, entry in board["tasks"].items():
         cells = []
         for model in board["models"]:
             score = entry["scores"].get(model)
-            if not score:
-                cells.append("-")
+            if not score or not score.get("complete", True):
+                cells.append(score["status"] if score else "-")
                 continue
             text = fmt_metric(score["value"])
             diff = entry["vs_baseline"].get(model)
@@ -170,6 +185,7 @@ def leaderboard_table(board):
                 star = "*" if diff["low"] > 0 or diff["high"] < 0 else ""
                 text += f" ({diff['diff']:+.3f}{star})"
             cells.append(text)
-        table.add_row(escape(task), escape(entry["metric"] or ""), *cells,
+        errors = sum(score.get("errors", 0) for score in entry["scores"].values())
+        table.add_row(escape(task), escape(entry["metric"] or ""), *cells, str(errors),
                       *([escape("; ".join(beside.get(task, ["-"])))] if beside else []))
     return table
