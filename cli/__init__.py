@@ -190,7 +190,7 @@ def compare_command(out, baseline, models, resamples, seed, wait):
     console = stdout_console()
     console.print(leaderboard_table(board))
     for model, gains in board["gain_by_category"].items():
-        text = ", ".join(f"{c} {g:+.1%}" for c, g in sorted(gains.items()))
+        text = ", ".join(f"{c} {g:+.1%}" for c, g in sorted(gains.items())) or "n/a (no complete task in common)"
         console.print(f"mean relative gain of {model} over {board['baseline']}: {text}")
     apart = [r for r in board.get("reported", ()) if not r["beside"]]
     for r in apart:

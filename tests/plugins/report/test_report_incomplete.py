@@ -56,6 +56,7 @@ def test_compare_shows_the_incomplete_task_and_an_errors_column(mixed, capsys):
     assert "openai:ghost" not in board["gain_by_category"] or not board["gain_by_category"]["openai:ghost"]
 
     assert "incomplete (10 errors)" in printed
+    assert "mean relative gain of openai:ghost over " in printed and ": n/a (no complete task in common)" in printed
     # the same table, wide enough that no cell wraps
     from rich.console import Console
 
@@ -85,6 +86,7 @@ def test_report_and_summary_show_incomplete_tasks_errors_and_reported_scores(mix
     row = re.search(r'<tr data-task="colours_gen">.*?</tr>', table, re.S).group(0)
     assert '<td class="incomplete neg">incomplete (10 errors)<br><small>0 scored</small></td>' in row
     assert "<td class=errors>10</td>" in row
+    assert ">openai:ghost: incomplete (10 errors)</text>" in page  # its bar in the task's plot
     for task in ("colours", "openmedllm_pubmedqa"):
         assert "<td class=errors>0</td>" in re.search(rf'<tr data-task="{task}">.*?</tr>', table, re.S).group(0)
     # published scores: their own table, each row marked reported with its source; never a measured row,
