@@ -49,7 +49,8 @@ class TaskKind(Protocol):
     4. ``score(spec, examples, outputs, judge)`` turns the backend's outputs (one list per
        example, in the order of its requests) into :class:`Score` records whose ``values``
        are per-sample numbers that can be *summed* (``correct``, ``tp``, ``rouge1``...).
-       ``judge`` is a backend for LLM-judge scoring, or None.
+       ``judge`` is a backend for LLM-judge scoring, or None. A judge request that failed
+       is the Score's ``error`` (the sample then counts as failed, not scored).
     5. ``metrics(spec, sums, n)`` computes the task's metrics from column sums over any
        subset of samples, which is what makes bootstrap confidence intervals cheap. A
        metric that is undefined on those sums (nothing to divide by) is ``None``, never 0.

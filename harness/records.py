@@ -161,7 +161,10 @@ class Loglikelihood(Record):
 
 @dataclass(frozen=True)
 class Score(Record):
-    """One evaluated sample: the parsed prediction, the reference and per-sample metric values."""
+    """One evaluated sample: the parsed prediction, the reference and per-sample metric values.
+
+    ``error``: scoring needed a request of its own (an LLM judge) and it failed; the sample
+    is then a failed request like any other, not a score (not written; retried next run)."""
 
     id: str
     task: str
@@ -169,3 +172,4 @@ class Score(Record):
     reference: Any
     values: Mapping[str, float] = field(default_factory=dict)
     meta: Mapping[str, Any] = field(default_factory=dict)
+    error: str | None = None

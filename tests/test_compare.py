@@ -123,7 +123,7 @@ def test_tables_show_an_undefined_metric_as_na(tmp_path):
             "a": {"value": None, "ci95": [None, None], "n": 3},
             "b": {"value": 0.25, "ci95": [0.0, 0.5], "n": 3}},
         "vs_baseline": {"b": {"diff": None, "low": None, "high": None, "p_le_zero": None, "n": 3}}}}}
-    assert rows(leaderboard_table(board)) == [["typed", "f1_strict_RNA", "n/a", "0.250"]]
+    assert rows(leaderboard_table(board)) == [["typed", "f1_strict_RNA", "n/a", "0.250", "0"]]
     for model in ("a", "b"):
         folder = tmp_path / "eval" / model / "typed"
         folder.mkdir(parents=True)

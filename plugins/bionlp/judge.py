@@ -11,8 +11,10 @@ and the model's answer, and asks for a short justification followed by a last li
 ``Score: N``. Parsing is strict (:func:`parse_judge_score`): exactly one line that reads
 ``Score: N`` (nothing else on it but surrounding spaces), N an integer from 1 to 10.
 Anything else (no such line, two of them, ``Score: 7/10``, ``Score: 11``, ``**Score:
-7**``, a backend error) gives ``None``: the sample is left out of the mean judge score and
-counted as unparsed, and the judge's full reply is kept with the sample either way.
+7**``) gives ``None``: the sample is left out of the mean judge score and counted as
+unparsed, and the judge's full reply is kept with the sample either way. A judge request
+that failed (the backend's error record) is a :class:`Judgement` with ``error``: no reply
+to parse, so the sample is a failed request, not an unparsed one.
 """
 from __future__ import annotations
 

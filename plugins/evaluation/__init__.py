@@ -75,7 +75,7 @@ def compare_stage(hooks, *, out, baseline=None, models=None, bootstrap=1000, see
         if show == "table":
             console.print(gains_table(board, board["baseline"]))
         for model, gains in board["gain_by_category"].items() if show == "lines" else ():
-            text = ", ".join(f"{c} {g:+.1%}" for c, g in sorted(gains.items()))
+            text = ", ".join(f"{c} {g:+.1%}" for c, g in sorted(gains.items())) or "n/a (no complete task in common)"
             console.print(f"mean relative gain of {model} over {board['baseline']}: {text}")
         for r in [r for r in board.get("reported", ()) if not r["beside"]] if show == "lines" else ():
             console.print(f"reported, not comparable: {r['model']} {r['task']} {r['value']:.3f} ({r['difference']})",

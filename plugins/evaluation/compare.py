@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bioharness import TaskCatalog, UsageError, atomic_write_json, collect_results, model_name
 
-from .stats import defined, fmt_metric
+from .stats import defined, fmt_incomplete, fmt_metric
 
 
 def _samples(task_dir):
@@ -36,7 +36,7 @@ def compare(out, catalog=None, baseline=None, models=None, resamples=1000, seed=
     catalog = catalog or TaskCatalog()
     from .stats import paired_bootstrap  # numpy: imported when a comparison runs
 
-    results = collect_results(out)
+    results = collect_results(out, incomplete=True)
     names = list(results) if not models else [model_name(m) for m in models]
     baseline = model_name(baseline) if baseline else None
     for name in names:
@@ -54,15 +54,19 @@ def compare(out, catalog=None, baseline=None, models=None, resamples=1000, seed=
                 continue
             headline = data["headline"]
             entry["category"], entry["metric"] = data["category"], headline
-            m = data["metrics"][headline]
-            entry["scores"][model] = {"value": m["value"], "ci95": m["ci95"], "n": data["n"],
-                                      "setting": data["setting"]}
-        if baseline and baseline in entry["scores"] and task in catalog.specs:
+            m = data["metrics"].get(headline) or {"value": None, "ci95": [None, None]}  # none: nothing scored yet
+            score = {"value": m["value"], "ci95": m["ci95"], "n": data["n"], "errors": data.get("errors", 0),
+                     "complete": data.get("complete", True), "setting": data["setting"]}
+            if not score["complete"]:  # requests failed: no value (what was scored is a biased part)
+                score.update(value=None, ci95=[None, None], status=fmt_incomplete(score["errors"]))
+            entry["scores"][model] = score
+        complete = {m for m, s in entry["scores"].items() if s["complete"]}
+        if baseline in complete and task in catalog.specs:
             spec = catalog.specs[task]
             kind = catalog.kind(spec.kind)
             base_rows = _samples(results[baseline][task]["_dir"])
             for model in names:
-                if model == baseline or task not in results[model]:
+                if model == baseline or model not in complete:
                     continue
                 rows = _samples(results[model][task]["_dir"])
                 shared = sorted(set(rows) & set(base_rows))
@@ -112,14 +116,15 @@ def leaderboard_table(board):
     for row in board.get("reported", ()):
         if row["beside"]:
             beside.setdefault(row["task"], []).append(f"{row['model']} {row['value']:.3f} ({row['status']})")
+    table.add_column("errors", justify="right")
     if beside:
         table.add_column("reported, same setting (not measured)")
     for task, entry in board["tasks"].items():
         cells = []
         for model in board["models"]:
             score = entry["scores"].get(model)
-            if not score:
-                cells.append("-")
+            if not score or not score.get("complete", True):
+                cells.append(score["status"] if score else "-")
                 continue
             text = fmt_metric(score["value"])
             diff = entry["vs_baseline"].get(model)
@@ -127,7 +132,8 @@ def leaderboard_table(board):
                 star = "*" if diff["low"] > 0 or diff["high"] < 0 else ""
                 text += f" ({diff['diff']:+.3f}{star})"
             cells.append(text)
-        table.add_row(escape(task), escape(entry["metric"] or ""), *cells,
+        errors = sum(score.get("errors", 0) for score in entry["scores"].values())
+        table.add_row(escape(task), escape(entry["metric"] or ""), *cells, str(errors),
                       *([escape("; ".join(beside.get(task, ["-"])))] if beside else []))
     return table
 

@@ -125,25 +125,26 @@ class TaskRun:
 
     def run(self, backend, judge, advance, on_record):
         """Score the examples still to do. A request that failed (connection, timeout, server
-        error) is an *error*, not a wrong answer: its example is not written, so the task stays
-        incomplete and the next run retries exactly those examples."""
+        error), the model's or the judge's (a Score with ``error``), is an *error*, not a wrong
+        answer: its example is not written, so the task stays incomplete and the next run
+        retries exactly those examples."""
         chunk = self.settings.chunk_size or getattr(backend, "chunk_size", None) or 16
         self.failed = {}  # example id -> first error of its requests
         for start in range(0, len(self.todo), chunk):
             examples = self.todo[start : start + chunk]
             per_example = [self.kind.requests(self.spec, e, self.shots) for e in examples]
             outputs = self._run_requests(backend, per_example)
-            ok = []
-            for example, reqs, outs in zip(examples, per_example, outputs):
-                error = next((o.error if o is not None else "no answer" for o in outs
-                              if o is None or getattr(o, "error", None)), None)
+            errors = [next((o.error if o is not None else "no answer" for o in outs
+                            if o is None or getattr(o, "error", None)), None) for outs in outputs]
+            ok = [(e, o) for e, o, error in zip(examples, outputs, errors) if not error]
+            scores = iter(self.kind.score(self.spec, [e for e, _ in ok], [o for _, o in ok], judge) if ok else ())
+            records = []
+            for example, reqs, outs, error in zip(examples, per_example, outputs, errors):
+                score = None if error else next(scores)
+                error = error or score.error
                 if error:
                     self.failed[example.id] = error
-                else:
-                    ok.append((example, reqs, outs))
-            scores = self.kind.score(self.spec, [e for e, _, _ in ok], [o for _, _, o in ok], judge) if ok else []
-            records = []
-            for (example, reqs, outs), score in zip(ok, scores):
+                    continue
                 scored = score.to_dict()  # plain JSON types, nested meta included
                 records.append({
                     "id": example.id,
@@ -160,7 +161,7 @@ class TaskRun:
             for record in records:
                 on_record(record)
             advance(len(examples))
-            if not ok:  # every request of a whole chunk failed: the endpoint is down, stop asking
+            if not records:  # every example of a whole chunk failed: the endpoint is down, stop asking
                 break
         return self.finish()
 

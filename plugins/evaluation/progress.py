@@ -16,13 +16,18 @@ def metrics_table(results, title="results"):
     from rich.markup import escape
     from rich.table import Table
 
+    from .stats import fmt_incomplete
 
     table = Table(title=escape(title))
     for column in ("task", "cat", "metric", "value", "95% CI", "n", "unparsed", "errors"):
         table.add_column(column, justify="right" if column in ("value", "95% CI", "n", "unparsed", "errors") else "left")
     for r in results:
-        n = str(r["n"]) + ("" if r.get("complete", True) else " (incomplete)")
+        n = str(r["n"])
         errors = r.get("errors", r.get("backend_errors", 0))
+        if not r.get("complete", True):  # requests failed: no value, only what happened
+            table.add_row(escape(r["task"]), r["category"], escape(r.get("headline") or "-"), fmt_incomplete(errors),
+                          "n/a", n, str(r["unparsed"]), str(errors))
+            continue
         for i, (name, m) in enumerate(r["metrics"].items() or [("-", {"value": None, "ci95": [None, None]})]):
             lo, hi = m["ci95"]
             value = "n/a" if m["value"] is None else f"{m['value']:.4f}"

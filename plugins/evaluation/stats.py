@@ -80,6 +80,11 @@ def fmt_metric(value, spec=".3f"):
     return "n/a" if value is None else format(value, spec)
 
 
+def fmt_incomplete(errors):
+    """What a table shows instead of a value for a task whose requests failed."""
+    return f"incomplete ({errors} error{'' if errors == 1 else 's'})"
+
+
 def paired_bootstrap(rows_a, rows_b, metric_fn, metric, *, n_resamples=1000, seed=0, alpha=0.05):
     """Difference ``metric(b) - metric(a)`` on the same samples (same order), its CI, and
     the fraction of resamples where the difference is <= 0 (a one-sided p-value), over the

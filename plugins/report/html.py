@@ -1,7 +1,9 @@
 """``report.html``: one self-contained page (inline CSS, SVG and plain JS; nothing fetched).
 
-Sections: the leaderboard (value, 95% CI, n and the setting each number was measured
-with), the paired differences to the baseline, the mean relative gain per task category,
+Sections: the leaderboard (value, 95% CI, n, errors and the setting each number was
+measured with; a task whose requests failed reads ``incomplete (N errors)``), the published
+scores of other models (marked reported, with their source, kept apart), the paired
+differences to the baseline, the mean relative gain per task category,
 the category-transfer heatmap, one plot per task, the decontamination summary, and a
 browser over every evaluated sample (filters: task, model, correct/incorrect, models
 disagree, text search; the URL fragment ``#task=..&model=..&correct=..&disagree=1&q=..``
@@ -54,20 +56,66 @@ def score_rows(board):
         yield task, entry, scores
 
 
+def incomplete(score):
+    """``incomplete (N errors)`` for a task whose requests failed (compare's ``status``), else None."""
+    return None if not score or score.get("complete", True) else score["status"]
+
+
+def task_errors(entry):
+    """Failed samples of one task, over its models (0 when every evaluation is complete)."""
+    return sum(s.get("errors", 0) for s in entry["scores"].values())
+
+
+def _cell(s, low, high):
+    if not s:
+        return '<td class="na">not evaluated</td>'
+    if incomplete(s):
+        return f'<td class="incomplete neg">{_e(incomplete(s))}<br><small>{s["n"]} scored</small></td>'
+    return f'<td><b>{_num(s["value"])}</b><br><small>[{_num(low)}, {_num(high)}] n={s["n"]}</small></td>'
+
+
 def leaderboard(board):
     models, base = board["models"], board.get("baseline")
     head = "".join(f"<th>{_e(m)}{' (baseline)' if m == base else ''}</th>" for m in models)
     rows = []
     for task, entry, scores in score_rows(board):
-        cells = [f'<td><b>{_num(s["value"])}</b><br><small>[{_num(low)}, {_num(high)}] n={s["n"]}</small></td>'
-                 if s else '<td class="na">not evaluated</td>' for m, s, low, high in scores]
+        cells = [_cell(s, low, high) for m, s, low, high in scores]
         settings = {_setting(s.get("setting")) for s in entry["scores"].values()}
         note = " <b class=neg>(differs between models)</b>" if len(settings) > 1 else ""
         rows.append(f'<tr data-task="{_e(task)}"><td>{_e(task)}</td><td>{_e(entry["category"])}</td>'
-                    f'<td>{_e(entry["metric"])}</td>{"".join(cells)}<td class=setting>{"<br>".join(map(_e, sorted(settings)))}{note}</td></tr>')
-    return (f'<table id="leaderboard"><tr><th>task</th><th>category</th><th>metric</th>{head}<th>setting</th></tr>'
-            + "".join(rows) + "</table><p>Value, percentile-bootstrap 95% CI and number of samples; the setting is "
-            "the scoring mode, the few-shot count and the hashes of the prompt and the data.</p>")
+                    f'<td>{_e(entry["metric"])}</td>{"".join(cells)}<td class=errors>{task_errors(entry)}</td>'
+                    f'<td class=setting>{"<br>".join(map(_e, sorted(settings)))}{note}</td></tr>')
+    return (f'<table id="leaderboard"><tr><th>task</th><th>category</th><th>metric</th>{head}<th>errors</th>'
+            "<th>setting</th></tr>" + "".join(rows) + "</table><p>Value, percentile-bootstrap 95% CI and number of "
+            "samples; errors: samples whose requests failed (a task with errors is incomplete: it has no value and "
+            "no paired difference until the same command is run again); the setting is the scoring mode, the "
+            "few-shot count and the hashes of the prompt and the data.</p>")
+
+
+def reported_table(board):
+    """Published scores (the ``reported_scores`` hook), each marked reported, with its source:
+    [task, model, metric, value, status, setting, comparable] rows, measured ones never among them."""
+    rows = []
+    for r in board.get("reported") or ():
+        setting = ("not stated" if r.get("shots") is None and r.get("scoring") is None else
+                   f"{r.get('shots')}-shot · scoring {r.get('scoring')} · {r.get('harness') or 'harness not stated'}")
+        comparable = "same setting as measured" if r.get("beside") else f"not comparable: {r.get('difference')}"
+        rows.append([r["task"], r["model"], r.get("metric", ""), _num(r["value"]), f"reported, {r.get('status')}",
+                     setting, comparable, r.get("source", "")])
+    return rows
+
+
+REPORTED_HEAD = ("task", "model", "metric", "value", "reported", "setting", "comparable", "source")
+
+
+def reported(board):
+    rows = reported_table(board)
+    if not rows:
+        return "<p id=reported-none>No published scores for the tasks of this run.</p>"
+    body = "".join("<tr class=reported>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return ("<p>Published numbers, <b>not measured here</b>: never part of the leaderboard, the paired differences "
+            "or the gains. Comparable only where the setting (task, shots, scoring) is the measured one.</p>"
+            '<table id="reported"><tr>' + "".join(f"<th>{h}</th>" for h in REPORTED_HEAD) + "</tr>" + body + "</table>")
 
 
 def differences(board):
@@ -172,7 +220,7 @@ def task_plot(task, entry, models):
     for i, (m, s) in enumerate(scores):
         y = i * row + 3
         if not s or s["value"] is None:
-            parts.append(f'<text x="{left}" y="{y + 12}" class=s>{_e(m)}: n/a</text>')
+            parts.append(f'<text x="{left}" y="{y + 12}" class=s>{_e(m)}: {_e(incomplete(s) or "n/a")}</text>')
             continue
         w = width * s["value"] / top
         parts.append(f'<rect class=bar x="{left}" y="{y}" width="{w:.1f}" height="{row - 6}"><title>{_e(m)}: '
@@ -275,6 +323,7 @@ def render(out, board):
     plots = "".join(task_plot(t, e, models) for t, e in board["tasks"].items())
     sections = [
         ("leaderboard-section", "Leaderboard", leaderboard(board)),
+        ("reported-section", "Reported scores (published, not measured)", reported(board)),
         ("differences-section", "Paired differences to the baseline", differences(board)),
         ("gains-section", "Gains per task category", category_gains(board)),
         ("transfer-section", "Category transfer", heatmap(board)),

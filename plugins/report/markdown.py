@@ -3,7 +3,8 @@ from pathlib import Path
 
 from bioharness import atomic_write_text
 
-from .html import _num, _ordered, _pct, find_decontamination, score_rows
+from .html import (REPORTED_HEAD, _num, _ordered, _pct, find_decontamination, incomplete, reported_table, score_rows,
+                   task_errors)
 
 
 def _table(head, rows):
@@ -22,8 +23,8 @@ def render(out, board):
     for task, entry, scores in score_rows(board):
         cells = []
         for m, s, low, high in scores:
-            if not s:
-                cells.append("-")
+            if not s or incomplete(s):
+                cells.append(incomplete(s) or "-")
                 continue
             text = f"{_num(s['value'])} [{_num(low)}, {_num(high)}] n={s['n']}"
             d = entry["vs_baseline"].get(m)
@@ -31,8 +32,15 @@ def render(out, board):
                 star = "*" if d["low"] is not None and (d["low"] > 0 or d["high"] < 0) else ""
                 text += f" ({_num(d['diff'], '{:+.3f}')}{star})"
             cells.append(text)
-        rows.append([task, entry["category"], entry["metric"], *cells])
-    parts += ["## Leaderboard", "", _table(["task", "category", "metric", *models], rows), ""]
+        rows.append([task, entry["category"], entry["metric"], *cells, task_errors(entry)])
+    parts += ["## Leaderboard", "", _table(["task", "category", "metric", *models, "errors"], rows), "",
+              "errors: samples whose requests failed; a task with errors is incomplete (no value, no difference) "
+              "until the same command is run again.", ""]
+    published = reported_table(board)
+    if published:
+        parts += ["## Reported scores (published, not measured)", "",
+                  "Published numbers, not measured here: never part of the leaderboard, the differences or the gains.",
+                  "", _table(REPORTED_HEAD, published), ""]
     gains = board.get("gain_by_category") or {}
     if gains:
         cats = _ordered({c for g in gains.values() for c in g})

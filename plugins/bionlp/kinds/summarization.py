@@ -10,8 +10,13 @@ With a judge (``bioharness eval --judge SPEC``) every generation is also rated 1
 it (few-shot blocks left out), the reference and the answer. Per-sample values
 ``judge_score`` (the score, 0 when unparsed), ``judge_scored`` (1 when parsed) and
 ``judge_unparsed`` (1 when not) give the metrics ``judge_score`` (mean over the parsed
-ratings; ``None`` when none was parsed) and ``judge_unparsed`` (their count); the judge's model, parsed score and full
-reply are kept in the sample's meta (``judge_model``, ``judge_score``, ``judge_reply``). Without a judge there are no judge values, and no judge request is made.
+ratings; ``None`` when none was parsed) and ``judge_unparsed`` (their count: replies with
+no score in them); the judge's model, parsed score and full reply are kept in the sample's
+meta (``judge_model``, ``judge_score``, ``judge_reply``). A judge *request* that failed
+(connection, timeout, server error, unparseable body) is no reply at all: the sample's
+Score carries ``error`` and the evaluation counts it as a failed sample, retried on the
+next run, not as unparsed. Without a judge there are no judge values, and no judge request
+is made.
 """
 from __future__ import annotations
 
@@ -55,12 +60,15 @@ class SummarizationKind(BionlpKind):
         for example, text, error, values, judgement in zip(examples, texts, errors, rouge, judgements):
             values = dict(values)
             meta = {"error": error} if error else {}
-            if judgement is not None:
+            failed = None
+            if judgement is not None and judgement.error:
+                failed = f"judge: {judgement.error}"
+            elif judgement is not None:
                 parsed = judgement.score is not None
                 values.update(judge_score=judgement.score or 0, judge_scored=int(parsed), judge_unparsed=int(not parsed))
                 meta.update(judgement.to_meta())
             scores.append(Score(id=str(example.id), task=spec.name, prediction=None if error else text,
-                                reference=example.reference, values=values, meta=meta))
+                                reference=example.reference, values=values, meta=meta, error=failed))
         return scores
 
     def metrics(self, spec, sums, n):

@@ -1,6 +1,7 @@
 """The LLM judge: strict parsing of its score, one batch per scoring call, its reply kept
-with the sample, unparseable replies excluded from the mean and counted, and never a
-judge request without an explicit judge."""
+with the sample, unparseable replies excluded from the mean and counted, a failed judge
+request a failed sample (not an unparsed one), and never a judge request without an
+explicit judge."""
 import pytest
 
 from bioharness.manager import load_plugins
@@ -82,27 +83,71 @@ def _sums(scores):
     return sums
 
 
-def test_judge_scores_in_one_batch_and_counts_unparsed(meqsum):
+def test_judge_scores_in_one_batch_counts_unparsed_and_fails_what_it_could_not_judge(meqsum):
     spec, kind, examples = meqsum
     judge = ScriptedJudge(["Accurate.\nScore: 8", "Misses the drug.\nScore: 4", "Good, I'd say 9/10",
-                           RuntimeError("rate limited")])
+                           RuntimeError("HTTP 503: overloaded (after 7 attempts)")])
     texts = [examples[0].reference, "What is it?", examples[2].reference, "x"]
     scores = kind.score(spec, examples, _outputs(examples, texts), judge)
     assert len(judge.batches) == 1 and len(judge.batches[0]) == 4
     first = judge.batches[0][0]
     assert kind.render(spec, examples[0]) in first.prompt and examples[0].reference in first.prompt
     assert first.temperature == 0.0
-    assert [s.values["judge_score"] for s in scores] == [8, 4, 0, 0]
-    assert [s.values["judge_scored"] for s in scores] == [1, 1, 0, 0]
-    assert [s.values["judge_unparsed"] for s in scores] == [0, 0, 1, 1]
-    assert [s.meta["judge_score"] for s in scores] == [8, 4, None, None]
-    assert scores[2].meta["judge_reply"] == "Good, I'd say 9/10"
-    assert scores[3].meta["judge_error"] == "rate limited" and scores[3].meta["judge_model"] == "scripted:judge"
-    metrics = kind.metrics(spec, _sums(scores), len(scores))
+    # the judge answered without a score: unparsed; the judge's request failed: an error, no judge values
+    assert [s.error for s in scores] == [None, None, None, "judge: HTTP 503: overloaded (after 7 attempts)"]
+    scored = scores[:3]
+    assert [s.values["judge_score"] for s in scored] == [8, 4, 0]
+    assert [s.values["judge_scored"] for s in scored] == [1, 1, 0]
+    assert [s.values["judge_unparsed"] for s in scored] == [0, 0, 1]
+    assert [s.meta["judge_score"] for s in scored] == [8, 4, None]
+    assert scores[2].meta["judge_reply"] == "Good, I'd say 9/10" and scores[2].meta["judge_model"] == "scripted:judge"
+    assert not any(key.startswith("judge") for key in scores[3].values)
+    metrics = kind.metrics(spec, _sums(scored), len(scored))
     assert list(metrics)[:5] == ["rougeL", "rouge1", "rouge2", "judge_score", "judge_unparsed"]
     assert metrics["judge_score"] == pytest.approx(6.0)  # mean over the two parsed ratings
-    assert metrics["judge_unparsed"] == 2
-    assert metrics["rouge1"] == pytest.approx(sum(s.values["rouge1"] for s in scores) / 4)
+    assert metrics["judge_unparsed"] == 1
+    assert metrics["rouge1"] == pytest.approx(sum(s.values["rouge1"] for s in scored) / 3)
+
+
+def closed_port():
+    """A local TCP port nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_judge_that_cannot_be_reached_leaves_the_task_incomplete(tiny_llama_dir, data_dir, tmp_path, monkeypatch,
+                                                                  capsys):
+    """A real openai judge on a port where nothing listens: every judge request is refused.
+    That is a failed request, not an unparsed reply: nothing is scored, exit 1 with the count
+    and the reason, and the same command asks the judge again (still refused here: the same)."""
+    import json
+
+    from bioharness.cli import main
+
+    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{closed_port()}/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-secret")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    out = tmp_path / "runs"
+    args = ["eval", "--model", f"hf:{tiny_llama_dir}", "--tasks", "meqsum", "--limit", "2", "--data-dir", str(data_dir),
+            "--out", str(out), "--bootstrap", "100", "--judge", "openai:judge-model"]
+    folder = out / "eval" / f"hf__{tiny_llama_dir.name}" / "meqsum"
+    for attempt in range(2):
+        assert main(args) == 1
+        captured = capsys.readouterr()
+        last = captured.err.strip().splitlines()[-1]
+        assert last.startswith("Error: 1 task(s) incomplete (meqsum 2 failed); first error: judge: connection error: "
+                               "ConnectionRefusedError: "), last
+        assert last.endswith("(after 2 attempts). Nothing failed was scored; run the same command again to retry "
+                             "those samples"), last
+        assert "Traceback" not in captured.err
+        assert "incomplete (2 errors)" in captured.out  # the eval's own table
+        assert not (folder / "metrics.json").exists()
+        assert not (folder / "samples.jsonl").exists() or not (folder / "samples.jsonl").read_text().strip()
+        result = json.loads((folder / "stage.json").read_text())["result"]
+        assert (result["errors"], result["unparsed"], result["complete"]) == (2, 0, False)
 
 
 def test_no_judge_no_judge_values(meqsum):

@@ -11,7 +11,8 @@ Faults:
 
 ``429``            429 with ``Retry-After: <retry_after>`` (seconds) and a JSON error body
 ``500``            500 with a JSON error body
-``404``            404 with a JSON error body (a permanent failure)
+``404``            404 with a JSON error body (a permanent failure); likewise ``400``, ``401``,
+                   ``403``, ``422`` (any other three-digit status: that status, a JSON error body)
 ``hang``           reads the request, then answers nothing until the client gives up
 ``cut``            forwards the request, sends the real status and headers (with the full
                    Content-Length) and half of the real body, then drops the connection
@@ -137,7 +138,7 @@ class FaultProxy:
             record.end = time.monotonic()
 
     async def _respond(self, request, body, fault, record):
-        if fault in ("429", "500", "404"):
+        if fault.isdigit() and len(fault) == 3:
             status = int(fault)
             headers = {"Retry-After": str(self.retry_after)} if status == 429 else {}
             record.status = status

@@ -161,6 +161,24 @@ def test_every_request_ends_as_success_after_retry_or_a_recorded_failure(server)
     assert usage["completion_tokens"] == sum(p.completion_tokens for p in out if p.ok)
 
 
+@pytest.mark.parametrize("status", ["400", "401", "404", "422"])
+def test_a_deterministic_http_error_fails_the_request_at_once(server, status):
+    """A bad request, a refused key, an unknown model, an invalid body: asking again cannot
+    help, so the request fails on its first answer, with the server's reason, however many
+    retries are allowed (the schedule would answer the same to every retry)."""
+    requests = [Request(id=c, prompt=f"[case:{c}] Name one organ of the human body.", max_new_tokens=6)
+                for c in ("bad", "fine")]
+    with FaultProxy(origin(server.url), {"bad": [status] * 6}) as proxy:
+        backend = backend_for(server, base_url=proxy.url + "/v1", max_retries=5, backoff_base=1.0)
+        bad, fine = backend.generate(requests)
+    assert (bad.text, bad.finish_reason, bad.error) == ("", "error", f"HTTP {status}: injected {status}")
+    tried = proxy.of("bad")
+    assert len(tried) == 1 and tried[0].end - tried[0].start < 1.0
+    assert fine.ok and len(proxy.of("fine")) == 1
+    usage = backend.usage.to_dict()
+    assert usage["retries"] == 0 and usage["failures"] == {f"HTTP {status}": 1}
+
+
 def test_proxied_answers_equal_direct_ones(server):
     requests = [Request(id=c, prompt=f"[case:{c}] Name one organ of the human body.", max_new_tokens=6)
                 for c in ("ok0", "cut", "junk")]

@@ -97,3 +97,44 @@ def test_retries_of_5xx_stop_at_the_time_budget(server, data_dir, tmp_path, caps
     assert "first error: HTTP 500: injected 500 (retry time budget of 3s spent; raise it with --max-retry-time) " \
            "(after " in err.strip().splitlines()[-1]
     assert 2 <= len(proxy.attempts) <= 4 * OPTIONS  # retried, but not 50 times each
+
+
+def test_failed_judge_requests_are_errors_and_the_rerun_judges_only_those(server, data_dir, tmp_path, monkeypatch,
+                                                                           capsys):
+    """The GPT-4-style judge behind the fault proxy: a judge request that fails is a failed
+    sample (not an unparsed score); the rerun asks the model and the judge again for exactly
+    those samples, and the metrics are over scored samples only."""
+    limit = 4
+    # all requests count as case "-": first the model's 4 generations (one at a time), then
+    # one judge batch of 4; two of the judge's attempts meet a 404, which is never retried
+    schedule = {"-": ["pass"] * limit + ["404", "404"]}
+    with FaultProxy(origin(server.url), schedule) as proxy:
+        monkeypatch.setenv("OPENAI_BASE_URL", proxy.url + "/v1")  # where the judge is reached
+        out = tmp_path / "runs"
+        args = ["eval", "--model", f"openai:{server.model}", "--base-url", proxy.url + "/v1", "--tasks", "meqsum",
+                "--limit", str(limit), "--data-dir", str(data_dir), "--out", str(out), "--bootstrap", "200",
+                "--batch-size", "1", "--judge", f"openai:{server.model}"]
+        assert main(args) == 1
+        captured = capsys.readouterr()
+        assert captured.err.strip().splitlines()[-1] == (
+            "Error: 1 task(s) incomplete (meqsum 2 failed); first error: judge: HTTP 404: injected 404. Nothing "
+            "failed was scored; run the same command again to retry those samples")
+        assert "incomplete (2 errors)" in captured.out
+        folder = out / "eval" / f"openai__{server.model}" / "meqsum"
+        first = samples_of(folder)
+        assert len(first) == 2 and not (folder / "metrics.json").exists()
+        assert len(proxy.attempts) == 2 * limit  # the 404s were not retried within the run
+        sent = len(proxy.attempts)
+
+        assert main(args) == 0, capsys.readouterr().err
+        retried = proxy.attempts[sent:]
+        assert len(retried) == 2 * 2 and all(a.delivered for a in retried)  # the model and the judge, 2 samples
+    final = samples_of(folder)
+    assert len(final) == limit and {k: v for k, v in final.items() if k in first} == first
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert (metrics["n"], metrics["errors"], metrics["complete"]) == (limit, 0, True)
+    parsed = [s["meta"]["judge_score"] for s in final.values() if s["meta"]["judge_score"] is not None]
+    assert metrics["metrics"]["judge_unparsed"]["value"] == limit - len(parsed)
+    assert metrics["metrics"]["judge_score"]["value"] == (pytest.approx(sum(parsed) / len(parsed)) if parsed else None)
+    assert all(s["meta"]["judge_model"] == f"openai:{server.model}" and "judge_error" not in s["meta"]
+               for s in final.values())
