@@ -111,6 +111,8 @@ def data_dir_option(f):
 @click.option("--base-url", help="Endpoint of an OpenAI-compatible server (openai backend).")
 @click.option("--model-args", help="More backend options: key=value,key=value.")
 @click.option("--judge", help="Model spec of the LLM judge for generation tasks; never used unless given.")
+@click.option("--judge-args", help="The judge backend's options: key=value,key=value (e.g. base_url=...,"
+              "max_retry_time=60).")
 @click.option("--out", type=click.Path(file_okay=False), default="runs", show_default=True, help="Run directory.")
 @click.option("--bootstrap", "resamples", type=click.IntRange(min=100), default=1000, show_default=True,
               help="Bootstrap resamples for the 95% confidence intervals.")
@@ -119,8 +121,8 @@ def data_dir_option(f):
 @wait_option
 @data_dir_option
 @plugins_option
-def eval_command(model, tasks, limit, sample, seed, batch_size, dtype, device, base_url, model_args, judge, out,
-                 resamples, max_retry_time, wait, data_dir):
+def eval_command(model, tasks, limit, sample, seed, batch_size, dtype, device, base_url, model_args, judge, judge_args,
+                 out, resamples, max_retry_time, wait, data_dir):
     """Evaluate a model on BioNLP tasks; writes samples.jsonl and metrics.json per task.
 
     A killed evaluation resumes from the samples already written.
@@ -133,7 +135,7 @@ def eval_command(model, tasks, limit, sample, seed, batch_size, dtype, device, b
                "max_retry_time": max_retry_time, **parse_model_args(model_args)}
     get_manager().hooks.stage("eval")(
         model=model, tasks=tasks, out=out, data_dir=data_dir, limit=limit, seed=seed, sample=sample, judge=judge,
-        bootstrap_resamples=resamples, wait=wait, backend_options={k: v for k, v in options.items() if v is not None},
+        judge_options=parse_model_args(judge_args, "--judge-args"), bootstrap_resamples=resamples, wait=wait, backend_options={k: v for k, v in options.items() if v is not None},
         console=Console(stderr=True), title=f"{model}  ({Path(out) / 'eval'})")
 
 

@@ -64,14 +64,14 @@ def model_name(text):
         return text
 
 
-def parse_model_args(text) -> dict:
+def parse_model_args(text, flag="--model-args") -> dict:
     """``key=value,key2=value2`` -> dict, values read as JSON where they parse (numbers,
     true/false), strings otherwise."""
     out = {}
     for part in [p for p in (text or "").split(",") if p.strip()]:
         key, sep, value = part.partition("=")
         if not sep or not key.strip():
-            raise UsageError(f"--model-args: {part!r} is not key=value")
+            raise UsageError(f"{flag}: {part!r} is not key=value")
         try:
             out[key.strip()] = json.loads(value)
         except json.JSONDecodeError:

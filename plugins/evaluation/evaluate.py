@@ -27,6 +27,7 @@ class EvalSettings:
     seed: int = 0
     sample: str = "random"  # how --limit picks: random, stratified (by the kind's strata) or first
     judge: str | None = None
+    judge_options: dict = field(default_factory=dict)  # --judge-args: the judge backend's own options
     bootstrap_resamples: int = 1000
     backend_options: dict = field(default_factory=dict)
     chunk_size: int | None = None  # examples per step (the granularity of resume); None: the backend's, else 16
@@ -255,7 +256,12 @@ def evaluate(hooks, catalog, model_text, specs, settings, console=None, slug=Non
 
         def engine(name, text, **options):
             if name not in engines:
-                engines[name] = load_backend(hooks, text, **options)
+                try:
+                    engines[name] = load_backend(hooks, text, **options)
+                except UsageError as exc:
+                    if name != "judge":
+                        raise
+                    raise UsageError(f"--judge {text}: {exc}") from None
             return engines[name]
 
         results = []
@@ -265,7 +271,7 @@ def evaluate(hooks, catalog, model_text, specs, settings, console=None, slug=Non
                     def work(run_dir, on_record, run=run):
                         run.open()
                         backend = engine("model", model_text, **settings.backend_options) if run.todo else None
-                        judge = (engine("judge", settings.judge) if run.todo and settings.judge
+                        judge = (engine("judge", settings.judge, **settings.judge_options) if run.todo and settings.judge
                                  and run.spec.category == "gen" else None)
                         handle = bar.add_task(run.spec.name, total=len(run.examples),
                                               completed=len(run.examples) - len(run.todo))

@@ -186,3 +186,53 @@ def test_a_real_backend_as_judge_records_its_unparseable_reply(meqsum, tiny_llam
         assert score.values["rouge1"] == 1.0
     metrics = kind.metrics(spec, _sums(scores), 2)
     assert metrics["judge_score"] is None and metrics["judge_unparsed"] == 2
+
+
+def test_judge_args_reach_the_judge_backend(tiny_llama_dir, data_dir, tmp_path, monkeypatch, capsys):
+    """``--judge-args`` are the judge backend's own options. A real HTTP server on loopback
+    that answers every request 503: the judge's retries stop at ``max_retry_time=1`` (the
+    default budget is 600 s), the task is incomplete with that reason; an option the judge
+    backend does not know is one line, exit 2."""
+    import http.server
+    import threading
+    import time
+
+    from bioharness.cli import main
+
+    class Unavailable(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            body = b'{"error": {"message": "overloaded"}}'
+            self.send_response(503)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Unavailable)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-secret")
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    args = ["eval", "--model", f"hf:{tiny_llama_dir}", "--tasks", "meqsum", "--limit", "2", "--data-dir", str(data_dir),
+            "--out", str(tmp_path / "runs"), "--bootstrap", "100", "--judge", "openai:judge-model"]
+    try:
+        began = time.monotonic()
+        url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        assert main([*args, "--judge-args", f"base_url={url},max_retry_time=1,backoff_base=0.2"]) == 1
+        took = time.monotonic() - began
+        last = capsys.readouterr().err.strip().splitlines()[-1]
+        assert last.startswith("Error: 1 task(s) incomplete (meqsum 2 failed); first error: judge: HTTP 503"), last
+        assert "retry time budget of 1s spent" in last, last
+        assert took < 60, took
+    finally:
+        server.shutdown()
+    assert main([*args, "--judge-args", "bogus=1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines()[-1].startswith("Error: --judge openai:judge-model: openai backend: unknown option(s) bogus")
+    assert "Traceback" not in err, err
+    assert main([*args, "--judge-args", "nokeyvalue"]) == 2
+    assert "--judge-args: 'nokeyvalue' is not key=value" in capsys.readouterr().err
