@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from bioharness.errors import DataError, UsageError
+from bioharness.errors import DataError, Incomplete, UsageError
 from bioharness.stages import Stage, run_stage
 
 DEFAULT_YAML = """\
@@ -258,11 +258,21 @@ class Experiment:
         models = {"base": self.base, **{("tuned" if g == "all" else f"tuned-{g}"): f"{self.base}+{a}"
                                         for g, a in adapters.items()}}
         models.update({f"model-{i}": m for i, m in enumerate((self.config.get("eval") or {}).get("models") or ())})
+        incomplete = []  # a model whose requests failed: the others are still evaluated and compared
         for label, model in models.items():
-            self._evaluate(label, model)
-        board = self._compare(models, adapters)
-        report = self._report(board)["outputs"]["report"]
-        return {"instructions": prepared, "models": models, "board": board, "report": report}
+            try:
+                self._evaluate(label, model)
+            except Incomplete as exc:
+                incomplete.append(f"{label}: {exc}")
+        try:
+            board = self._compare(models, adapters)
+            report = self._report(board)["outputs"]["report"]
+        except UsageError:
+            if incomplete:  # nothing complete to compare: the failures are the news
+                raise Incomplete("; ".join(incomplete)) from None
+            raise
+        return {"instructions": prepared, "models": models, "board": board, "report": report,
+                "incomplete": incomplete}
 
     def _instructions_stage(self, sources):
         """Seeds + generated (or the given file), decontaminated against the run's tasks; one file
@@ -370,6 +380,8 @@ def _command():
         with run_lock(experiment.out):  # one `run` per run folder; a second one is refused naming the first
             summary = experiment.run()
         click.echo(f"report: {summary['report']}")
+        if summary["incomplete"]:  # the report shows them; exit 1 and the same command retries them
+            raise Incomplete("; ".join(summary["incomplete"]))
 
     return run_command
 

@@ -248,3 +248,35 @@ def test_kill_9_in_training_and_in_evaluation_then_the_same_command_finishes(tmp
         ids = [json.loads(x)["id"] for x in (run / "eval" / label / "pubmedqa" / "samples.jsonl").read_text().splitlines()]
         assert len(ids) == len(set(ids)) == 40
     assert json.loads((run / "eval" / "base" / "pubmedqa" / "metrics.json").read_text())["n"] == 40
+
+
+def test_a_model_whose_requests_fail_is_reported_incomplete_and_the_rest_of_the_run_finishes(
+        tmp_path, tiny_llama_dir, data_dir, monkeypatch, capsys):
+    """A compared model behind an endpoint that refuses connections: base and tuned are still
+    evaluated, compared and reported, the report says the third model's task is incomplete,
+    and the run exits 1 naming it (the same command retries exactly those samples)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{port}/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-secret")
+    items = [{"id": f"i{i}", "instruction": f"Say the number {i}.", "input": "", "output": str(i), "category": "qa"}
+             for i in range(4)]
+    data = tmp_path / "mine.jsonl"
+    data.write_text("".join(json.dumps(x) + "\n" for x in items))
+    config = tiny_config(tmp_path, tiny_llama_dir, tasks="pubmedqa", limit=2, instructions=str(data),
+                         eval={"batch_size": 4, "bootstrap": 200, "models": ["openai:ghost"]})
+    assert main(["run", str(config), "--data-dir", str(data_dir)]) == 1
+    captured = capsys.readouterr()
+    last = captured.err.strip().splitlines()[-1]
+    assert last.startswith("Error: model-0: 1 task(s) incomplete (pubmedqa 2 failed); first error: connection error"), last
+    assert "Traceback" not in captured.err
+    out = tmp_path / "run"
+    assert f"report: {out / 'report.html'}" in captured.out
+    board = json.loads((out / "leaderboard.json").read_text())
+    scores = board["tasks"]["pubmedqa"]["scores"]
+    assert scores["openai:ghost"]["status"] == "incomplete (2 errors)" and scores["openai:ghost"]["value"] is None
+    assert scores[f"hf:{tiny_llama_dir}"]["complete"] and scores[f"hf:{tiny_llama_dir}"]["n"] == 2
+    assert "incomplete (2 errors)" in (out / "report.html").read_text()
