@@ -25,10 +25,11 @@ The outputs are checked to agree (the chosen answer of every question, log-likel
 within ``--tol``, the generated texts), then the table, then the ratios, the ratio last.
 
     python benchmarks/eval_vs_lmeval.py [--medqa 60] [--pubmedqa 40] [--meqsum 20] [--rounds 2]
-        [--threads 1] [--batch-size 8] [--vllm] [--tol 1e-3] [--keep DIR]
+        [--threads 1] [--batch-size 8] [--vllm] [--tol 1e-3] [--keep DIR] [--only A,B]
 
 ``--rounds 0 --keep DIR`` times nothing: it checks the agreement of the outputs of round 1
-kept in ``DIR`` by an earlier run.
+kept in ``DIR`` by an earlier run; ``--only bioharness-vllm,raw-vllm --keep DIR`` times those
+contenders again (after a change) and checks them against the others' kept outputs.
 """
 import argparse
 import json
@@ -288,6 +289,8 @@ def main():
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--vllm", action="store_true", help="also the vllm backend and raw vllm.LLM")
     ap.add_argument("--tol", type=float, default=1e-3, help="log-likelihood agreement (different attention kernels)")
+    ap.add_argument("--only", help="comma-separated contenders to time (default: all); the others' outputs of "
+                    "round 1 must already be in --keep DIR for the agreement checks")
     ap.add_argument("--keep", help="work folder to keep (default: a temporary one)")
     ap.add_argument("--raw", nargs=3, metavar=("ENGINE", "WORK", "TASK"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -378,9 +381,13 @@ def main():
         contenders["raw-vllm"] = lambda out: [[sys.executable, __file__, "--raw", "vllm", str(work), t] for t in tasks]
 
     # Timed rounds: each contender's commands are one measurement; the order alternates.
-    times = {name: {"ll": [], "gen": []} for name in contenders}
-    peaks = {name: 0 for name in contenders}
-    names = list(contenders)
+    if args.only:
+        unknown = set(args.only.split(",")) - set(contenders)
+        if unknown:
+            sys.exit(f"--only: unknown contender(s) {', '.join(sorted(unknown))} (known: {', '.join(contenders)})")
+    names = [n for n in contenders if not args.only or n in args.only.split(",")]
+    times = {name: {"ll": [], "gen": []} for name in names}
+    peaks = {name: 0 for name in names}
     for rnd in range(args.rounds):
         order = names if rnd % 2 == 0 else names[::-1]
         for name in order:
@@ -433,6 +440,8 @@ def main():
         print(f"{n:<20}{med[n]['ll']:>11.1f}{med[n]['gen']:>14.1f}{peaks[n] / 2**30:>10.2f}   {runs}")
 
     def ratio(a, b, goal=""):
+        if a not in med or b not in med:
+            return
         print(f"  {a + ' / ' + b:<36} log-likelihood {med[a]['ll'] / med[b]['ll']:.2f}x  generation "
               f"{med[a]['gen'] / med[b]['gen']:.2f}x  peak memory {peaks[a] / peaks[b]:.2f}x{goal}")
 
