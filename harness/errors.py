@@ -36,3 +36,8 @@ class Incomplete(Exception):
     rest. The CLI prints it as one line and exits 1."""
 
     exit_code = 1
+
+
+#: errors that already say in one line what happened: a plugin's hook or factory passes them on
+#: unchanged (anything else it raises becomes a PluginError naming the plugin)
+REPORTED = (UsageError, Incomplete)

@@ -21,7 +21,7 @@ from pathlib import Path
 import pluggy
 
 from bioharness import PROJECT, __version__, hookspecs
-from bioharness.errors import PluginError, UsageError
+from bioharness.errors import REPORTED, PluginError, UsageError
 from bioharness.registry import Registry, describe_error
 
 ENTRY_POINT_GROUP = PROJECT
@@ -194,11 +194,11 @@ class Hooks:
 
     @staticmethod
     def _call(impl, hookname, **kwargs):
-        """One plugin's implementation; anything but a UsageError it raises is reported
-        in one line naming the plugin."""
+        """One plugin's implementation; anything but a UsageError or Incomplete it raises
+        is reported in one line naming the plugin."""
         try:
             return impl.function(*[kwargs[arg] for arg in impl.argnames])
-        except UsageError:
+        except REPORTED:
             raise
         except Exception as exc:
             raise PluginError(f"plugin {impl.plugin_name!r}: hook {hookname} failed: {describe_error(exc)}") from exc

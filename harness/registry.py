@@ -3,7 +3,7 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from bioharness.errors import Incomplete, PluginError, UsageError
+from bioharness.errors import REPORTED, PluginError, UsageError
 
 KINDS = ("backend", "task kind", "reader", "generator", "trainer", "reporter", "stage")
 
@@ -32,7 +32,7 @@ def _guarded(factory, kind, name, plugin):
     def build(*args, **kwargs):
         try:
             return factory(*args, **kwargs)
-        except (UsageError, Incomplete):
+        except REPORTED:
             raise
         except Exception as exc:
             raise PluginError(f"plugin {plugin!r}: building {kind} {name!r} failed: {describe_error(exc)}") from exc

@@ -276,3 +276,40 @@ def test_hooks_are_documented():
     for name in hookspec_names():
         doc = getattr(hookspecs, name).__doc__ or ""
         assert len(doc.split()) >= 8, f"hook {name} needs a docstring saying when it is called and what it returns"
+
+
+ADAPTER_POLICY_PLUGIN = textwrap.dedent(
+    '''
+    from bioharness import UsageError, hookimpl
+
+    CALLS = []
+
+
+    @hookimpl
+    def check_adapter(path, base):
+        CALLS.append((path, base))
+        if path.endswith("unsigned"):
+            raise UsageError(f"adapter {path}: house rule: adapters must be signed")
+        return None  # not ours to judge: the next plugin (hf) checks it
+    '''
+)
+
+
+def test_hook_check_adapter(tmp_path, tiny_llama_dir, capsys):
+    """A plugin's check_adapter runs before any model loads (firstresult: the later-registered
+    plugin first); None passes the folder on to the hf plugin's PEFT check."""
+    from bioharness.cli import main
+
+    path = tmp_path / "policy_plugin.py"
+    path.write_text(ADAPTER_POLICY_PLUGIN)
+    for name in ("unsigned", "empty"):
+        (tmp_path / name).mkdir()
+    base = ["--plugins", str(path), "eval", "--tasks", "pubmedqa", "--limit", "1", "--out", str(tmp_path / "runs")]
+    assert main([*base, "--model", f"hf:{tiny_llama_dir}+{tmp_path / 'unsigned'}"]) == 2
+    assert capsys.readouterr().err.strip() == f"Error: adapter {tmp_path / 'unsigned'}: house rule: adapters must be signed"
+    assert main([*base, "--model", f"hf:{tiny_llama_dir}+{tmp_path / 'empty'}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"Error: {tmp_path / 'empty' / 'adapter_config.json'}") and "PEFT adapter" in err, err
+    module = next(m for n, m in __import__("sys").modules.items() if n.endswith("policy_plugin"))  # the last load's
+    assert module.CALLS == [(str(tmp_path / "empty"), str(tiny_llama_dir))]
+    assert not (tmp_path / "runs" / "eval").exists() or not list((tmp_path / "runs" / "eval").rglob("samples.jsonl"))

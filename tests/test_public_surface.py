@@ -248,7 +248,8 @@ STAGE_PLUGIN = textwrap.dedent(
 )
 
 
-def test_a_plugin_registers_and_replaces_a_stage(tmp_path):
+def test_hook_register_stages(tmp_path):
+    """A third-party plugin adds a stage and replaces the built-in `compare`; the command runs it."""
     manager = load_plugins(env={})
     assert {"eval", "compare", "report", "decontaminate"} <= set(manager.hooks.stages.names())
     assert manager.hooks.stages.get("compare").plugin == "bioharness.plugins.evaluation"

@@ -22,8 +22,8 @@ import json
 import time
 from pathlib import Path
 
-from bioharness import (LoglikelihoodRequest, Request, RunDir, UsageError, __version__, get_backend, parse_model_spec,
-                        read_json, sha256_file)
+from bioharness import (Incomplete, LoglikelihoodRequest, Request, RunDir, UsageError, __version__, get_backend,
+                        parse_model_spec, read_json, sha256_file)
 
 from .local import expand, local_task_config
 
@@ -45,7 +45,8 @@ def backend_lm(backend):
             answers = self.backend.loglikelihood(asked)
             for answer in answers:
                 if answer.error:
-                    raise UsageError(f"lm_eval bridge: the backend failed a log-likelihood request: {answer.error}")
+                    raise Incomplete(f"lm_eval bridge: the backend failed a log-likelihood request ({answer.error}); "
+                                     "lm-eval keeps no partial results: nothing was written, run the same command again")
             return [(answer.logprob, answer.is_greedy) for answer in answers]
 
         def loglikelihood_rolling(self, requests, disable_tqdm=False):
@@ -64,7 +65,8 @@ def backend_lm(backend):
             answers = self.backend.generate(asked)
             for answer in answers:
                 if answer.error:
-                    raise UsageError(f"lm_eval bridge: the backend failed a generation request: {answer.error}")
+                    raise Incomplete(f"lm_eval bridge: the backend failed a generation request ({answer.error}); "
+                                     "lm-eval keeps no partial results: nothing was written, run the same command again")
             return [answer.text for answer in answers]
 
     return BackendLM()

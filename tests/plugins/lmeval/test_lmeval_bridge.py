@@ -80,3 +80,26 @@ def test_a_task_that_needs_the_hub_says_so_in_one_line(tmp_path):
     lines = [line for line in proc.stderr.splitlines() if line.startswith("Error")]
     assert lines == [lines[0]] and "lm_eval:hellaswag needs the Hugging Face hub" in lines[0]
     assert "Traceback" not in proc.stderr
+
+
+def test_a_failed_request_inside_lm_eval_is_incomplete_not_bad_input(tmp_path, data_dir):
+    """lm-eval keeps no partial results: a backend request that fails (a real openai backend
+    on a port where nothing listens) ends the task with exit 1 (incomplete: run it again), not
+    exit 2 (bad input), one line, nothing written as if it were scored."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1",
+           "OPENAI_API_KEY": "sk-test-not-a-secret"}
+    cmd = [sys.executable, "-m", "bioharness.cli", "eval", "--model", "openai:ghost", "--tasks", "lm_eval:medqa_4options",
+           "--limit", "2", "--data-dir", str(data_dir), "--out", str(tmp_path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("Error")]
+    assert len(lines) == 1 and lines[0].startswith("Error: lm_eval bridge: the backend failed a log-likelihood "
+                                                   "request (connection error"), lines
+    assert lines[0].endswith("nothing was written, run the same command again")
+    assert "Traceback" not in proc.stderr
+    assert not list(tmp_path.rglob("metrics.json"))
