@@ -263,7 +263,7 @@ def raw_outputs(work: Path, engine):
     return merged
 
 
-def compare(name, got, want, tol):
+def agree(name, got, want, tol):
     """One line: choices equal, largest log-likelihood gap, generated texts equal."""
     keys = sorted(want["ll"])
     missing = [k for k in keys if k not in got["ll"]]
@@ -404,20 +404,28 @@ def main():
                   f"  peak {peaks[name] / 2**30:.2f} GiB", flush=True)
 
     # Agreement, against lm-eval and against the reference path.
-    outputs = {"lm-eval": lmeval_outputs(work / "run-lm-eval-0"),
-               "bioharness-hf": bioharness_outputs(work / "run-bioharness-hf-0"),
-               "bioharness-hf-ref": bioharness_outputs(work / "run-bioharness-hf-ref-0"),
-               "raw-hf": raw_outputs(work, "hf")}
+    # (with --only, a contender never run in this folder has no outputs and is left out)
+    readers = {"lm-eval": lambda: lmeval_outputs(work / "run-lm-eval-0"),
+               "bioharness-hf": lambda: bioharness_outputs(work / "run-bioharness-hf-0"),
+               "bioharness-hf-ref": lambda: bioharness_outputs(work / "run-bioharness-hf-ref-0"),
+               "raw-hf": lambda: raw_outputs(work, "hf")}
     if args.vllm:
-        outputs["bioharness-vllm"] = bioharness_outputs(work / "run-bioharness-vllm-0")
-        outputs["raw-vllm"] = raw_outputs(work, "vllm")
+        readers["bioharness-vllm"] = lambda: bioharness_outputs(work / "run-bioharness-vllm-0")
+        readers["raw-vllm"] = lambda: raw_outputs(work, "vllm")
+    ran = {name for name in readers
+           if (work / f"run-{name}-0").is_dir() or list(work.glob(f"{name.replace('-', '_')}_*.json"))}
+    outputs = {name: read() for name, read in readers.items() if name in ran}
+
+    def compare(name, got, want, tol):
+        if got in outputs and want in outputs:
+            agree(name, outputs[got], outputs[want], tol)
+
     print("\nagreement (log-likelihood questions, generated texts):")
-    compare("bioharness-hf vs bioharness-hf-ref", outputs["bioharness-hf"], outputs["bioharness-hf-ref"], 1e-4)
-    compare("bioharness-hf vs lm-eval", outputs["bioharness-hf"], outputs["lm-eval"], args.tol)
-    compare("bioharness-hf vs raw-hf", outputs["bioharness-hf"], outputs["raw-hf"], args.tol)
-    if args.vllm:
-        compare("bioharness-vllm vs raw-vllm", outputs["bioharness-vllm"], outputs["raw-vllm"], args.tol)
-        compare("bioharness-vllm vs bioharness-hf", outputs["bioharness-vllm"], outputs["bioharness-hf"], 1e-2)
+    compare("bioharness-hf vs bioharness-hf-ref", "bioharness-hf", "bioharness-hf-ref", 1e-4)
+    compare("bioharness-hf vs lm-eval", "bioharness-hf", "lm-eval", args.tol)
+    compare("bioharness-hf vs raw-hf", "bioharness-hf", "raw-hf", args.tol)
+    compare("bioharness-vllm vs raw-vllm", "bioharness-vllm", "raw-vllm", args.tol)
+    compare("bioharness-vllm vs bioharness-hf", "bioharness-vllm", "bioharness-hf", 1e-2)
 
     if not args.rounds:  # --rounds 0 --keep DIR: only the agreement of the outputs kept in DIR
         return
