@@ -307,10 +307,13 @@ def main():
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads),
            "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "PYTHONHASHSEED": "0"}
     bh = [sys.executable, "-m", "bioharness.cli", "--plugins", str(work / "bench_tasks.py"), "eval",
-          "--batch-size", str(args.batch_size), "--dtype", "float32", "--bootstrap", "100"]
+          "--dtype", "float32", "--bootstrap", "100"]
 
     def bh_cmd(model, out, task, limit, extra=()):
-        return [*bh, "--model", model, "--tasks", task, "--limit", str(limit), "--out", str(out), *extra]
+        # vLLM: its own scheduler's defaults, as raw vllm.LLM gets (--batch-size would cap
+        # max_num_seqs at 8 while the raw engine decodes all prompts at once)
+        batch = () if model.startswith("vllm:") else ("--batch-size", str(args.batch_size))
+        return [*bh, *batch, "--model", model, "--tasks", task, "--limit", str(limit), "--out", str(out), *extra]
 
     limits = {"bench_medqa": args.medqa, "bench_pubmedqa": args.pubmedqa, "bench_meqsum": args.meqsum}
 
