@@ -69,7 +69,7 @@ def main():
     from bioharness.plugins.hf.backend import HFBackend
     from bioharness.plugins.vllm import _factory
     from bioharness.records import Request
-    from bioharness.tokens import encode_prompt
+    from bioharness.plugins.hf.tokens import encode_prompt
 
     texts = prompts()
     assert len(texts) == 64

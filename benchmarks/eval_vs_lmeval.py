@@ -329,7 +329,7 @@ def main():
     from transformers import AutoTokenizer
 
     from bioharness.plugins.hf import embedded
-    from bioharness.tokens import encode_pair
+    from bioharness.plugins.hf.tokens import encode_pair
 
     model_dir = embedded.ensure_model_dir()
     (prep_folder,) = (prep / "eval").iterdir()

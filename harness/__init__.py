@@ -17,8 +17,9 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 from bioharness.errors import DataError, Incomplete, MissingDependency, UsageError  # noqa: E402  (one line, exit 2)
 from bioharness.records import (  # noqa: E402  (what flows between stages)
     CATEGORIES, Example, Instruction, Loglikelihood, LoglikelihoodRequest, Prediction, Request, Score,
+    split_trailing_space,
 )
-from bioharness.interfaces import Backend, Generator, TaskKind, Trainer, batched  # noqa: E402
+from bioharness.interfaces import Backend, Generator, TaskKind, Trainer  # noqa: E402
 from bioharness.taskspec import TaskCatalog, TaskSpec, choose_shots, load_examples  # noqa: E402
 from bioharness.store import (  # noqa: E402  (the run store)
     JsonlLog, RunDir, atomic_write_json, atomic_write_text, collect_results, file_lock, read_json, read_jsonl, run_lock,
@@ -29,9 +30,6 @@ from bioharness.modelspec import ModelSpec, bool_option, model_name, parse_model
 #: resolve_model: the one place resolving a spec, its adapter and dtype; get_backend builds one
 from bioharness.models import (  # noqa: E402
     ResolvedModel, check_model, get_backend, load_backend, normalise_dtype, resolve_model,
-)
-from bioharness.tokens import (  # noqa: E402  (shared by the backends: identical inputs)
-    encode_pair, encode_prompt, has_chat_template, render_prompt, split_trailing_space,
 )
 # stages (the runner, and the workers plugins registered), readers, plugin loading
 from bioharness.stages import Stage, jsonable, run_stage  # noqa: E402

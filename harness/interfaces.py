@@ -1,6 +1,6 @@
 """The interfaces plugins implement. Nothing engine-specific lives here."""
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
 
 from bioharness.records import Example, Loglikelihood, LoglikelihoodRequest, Prediction, Request, Score
 
@@ -124,17 +124,3 @@ class Trainer(Protocol):
     adapter directory (and its log and manifest) into ``out_dir``, resuming a killed run."""
 
     def run(self, out_dir: Path, on_record: OnRecord | None = None) -> Mapping[str, Any]: ...
-
-
-def batched(items: Iterable, size: int):
-    """Consecutive chunks of ``size`` items (the last may be shorter)."""
-    if size < 1:
-        raise ValueError("batch size must be >= 1")
-    chunk = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk

@@ -1,6 +1,5 @@
 """From a model spec to a model: the one place resolving specs, adapters and dtypes, for
 every backend and trainer (plugins take part through the ``resolve_model`` hook)."""
-import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -10,7 +9,6 @@ from bioharness.modelspec import ModelSpec, parse_model_spec
 #: Every dtype name accepted anywhere (--dtype, model args, --precision) -> its one name.
 DTYPES = {"auto": "auto", "float32": "float32", "fp32": "float32", "float": "float32", "float16": "float16",
           "fp16": "float16", "half": "float16", "bfloat16": "bfloat16", "bf16": "bfloat16"}
-_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
 
 
 @dataclass(frozen=True)
@@ -40,22 +38,12 @@ def _adapter_dir(text) -> str:
     return str(path.resolve())
 
 
-def _path_or_hub_id(spec) -> ResolvedModel:
-    path = Path(spec.model).expanduser()
-    if path.exists():
-        return ResolvedModel(spec, str(path.resolve()), "local", "local path")
-    text = spec.model
-    if text.startswith((".", "/", "~")) or "\\" in text or text.count("/") > 1 or not _HUB_ID.fullmatch(text):
-        raise UsageError(f"model {text!r}: no such directory")
-    return ResolvedModel(spec, text, "hub", "not a local path: loaded from the Hugging Face hub cache or the hub")
-
-
 def resolve_model(spec, *, dtype=None, prepare=True) -> ResolvedModel:
     """What ``spec`` (a string or :class:`ModelSpec`) loads, with its adapter and dtype checked.
 
-    A plugin's ``resolve_model`` hook answers first; otherwise an existing path is local
-    and anything else must be a hub id (``name`` or ``org/name``). ``prepare=False`` only
-    describes (``bioharness models``): nothing is converted or downloaded.
+    The plugins' ``resolve_model`` hook answers (the ``hf`` plugin: the embedded model, a
+    local folder or a hub id); ``prepare=False`` only describes (``bioharness models``):
+    nothing is converted or downloaded.
     """
     from bioharness.manager import active_hooks
 
@@ -64,9 +52,7 @@ def resolve_model(spec, *, dtype=None, prepare=True) -> ResolvedModel:
     dtype = normalise_dtype(dtype)
     found = active_hooks().resolve_model(spec, prepare)
     if found is None:
-        if spec.is_embedded:
-            raise UsageError(f"model spec {str(spec)!r}: no installed plugin provides the embedded model")
-        found = _path_or_hub_id(spec)
+        raise UsageError(f"model spec {str(spec)!r}: no installed plugin resolves it")
     return replace(found, spec=spec, adapter=adapter, dtype=dtype)
 
 

@@ -147,6 +147,14 @@ class LoglikelihoodRequest(Record):
     continuation: str
 
 
+def split_trailing_space(context, continuation) -> tuple[str, str]:
+    """How every backend splits a :class:`LoglikelihoodRequest`: trailing whitespace of the
+    context belongs to the continuation ("Answer: A" is "Answer:" + " A", the way the model
+    saw such text in training)."""
+    n = len(context) - len(context.rstrip())
+    return (context[:-n], context[-n:] + continuation) if n else (context, continuation)
+
+
 @dataclass(frozen=True)
 class Loglikelihood(Record):
     """Answer to a :class:`LoglikelihoodRequest`: summed log-prob of the continuation's

@@ -237,7 +237,7 @@ def test_hook_resolve_model(tmp_path):
     # None: the next plugin answers (the hf plugin resolves embedded without converting here) ...
     embedded = resolve_model("embedded", prepare=False)
     assert embedded.source == "embedded" and embedded.path.endswith("SmolLM2-135M-Instruct")
-    # ... and finally the core's rule: an existing path is local, anything else a hub id
+    # ... down to the hf plugin, loaded first, answering last: an existing path is local, else a hub id
     assert resolve_model(f"hf:{tmp_path}").path == str(tmp_path) and resolve_model(f"hf:{tmp_path}").source == "local"
     assert resolve_model("hf:org/name").source == "hub"
     assert module.CALLS[:3] == [(f"vllm:house-model+{adapter}", True), ("hf:house-model", False),

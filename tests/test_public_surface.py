@@ -55,6 +55,50 @@ def test_plugins_import_only_the_public_surface():
     assert not found, "built-in plugins must import only `from bioharness import ...`:\n" + "\n".join(found)
 
 
+#: The built-in plugins a plugin builds on (imports modules of), each for a reason; no others.
+#: The graph has no cycle, so any plugin can be read (and replaced) from the bottom up.
+BUILDS_ON = {
+    "vllm": {"hf"},  # vLLM loads the model's Hugging Face tokenizer: hf's encode_* make both engines see one input
+}
+
+
+def plugin_edges():
+    """{(importing plugin, imported plugin): [file:line]} over plugins/."""
+    edges = {}
+    for path in sorted((REPO / "plugins").rglob("*.py")):
+        rel = path.relative_to(REPO / "plugins").parts
+        own = rel[0] if len(rel) > 1 else None
+        for line, module, names in imports(path):
+            parts = module.split(".")
+            if parts[:2] != ["bioharness", "plugins"]:
+                continue
+            for target in ([parts[2]] if len(parts) > 2 else list(names)):
+                if target != own:
+                    edges.setdefault((own, target), []).append(f"{path.relative_to(REPO)}:{line}")
+    return edges
+
+
+def test_plugins_import_other_plugins_only_where_they_build_on_them():
+    edges = plugin_edges()
+    stray = [f"{where}: {a} imports {b}" for (a, b), wheres in edges.items()
+             if b not in BUILDS_ON.get(a, ()) for where in wheres]
+    assert not stray, "a plugin imports another one it does not build on (add it to BUILDS_ON with a reason):\n" \
+        + "\n".join(stray)
+    assert {a for a, _ in edges} <= set(BUILDS_ON) and all((a, b) in edges for a in BUILDS_ON for b in BUILDS_ON[a])
+    done, order = set(), []
+    while len(done) < len(BUILDS_ON):  # a topological order exists: no cycle
+        ready = [a for a in BUILDS_ON if a not in done and all(b in done or b not in BUILDS_ON for b in BUILDS_ON[a])]
+        assert ready, f"plugins import each other in a cycle: {sorted(set(BUILDS_ON) - done)}"
+        done |= set(ready)
+
+
+def test_the_plugin_edge_scan_sees_both_import_forms(tmp_path):
+    path = tmp_path / "x.py"
+    path.write_text("from bioharness.plugins.hf.tokens import encode_pair\nfrom bioharness.plugins import lora\n")
+    assert [(m, n) for _, m, n in imports(path)] == [("bioharness.plugins.hf.tokens", ("encode_pair",)),
+                                                       ("bioharness.plugins", ("lora",))]
+
+
 def test_no_plugin_imports_the_cli():
     found = offenders("plugins", lambda m, names: f"imports {m}" if m.split(".")[:2] == ["bioharness", "cli"]
                       or (m == "bioharness" and "cli" in names) else None)
@@ -85,8 +129,7 @@ def test_the_surface_names_what_plugins_need():
               "LoglikelihoodRequest", "Loglikelihood", "Score", "Instruction", "CATEGORIES", "RunDir", "JsonlLog",
               "atomic_write_text", "atomic_write_json", "read_json", "read_jsonl", "sha256_file", "file_lock",
               "read_instructions", "write_instructions", "instructions_digest", "parse_model_spec", "ModelSpec",
-              "get_backend", "resolve_model", "ResolvedModel", "batched", "encode_prompt", "encode_pair",
-              "render_prompt", "has_chat_template", "split_trailing_space", "TaskSpec", "TaskKind", "Backend",
+              "get_backend", "resolve_model", "ResolvedModel", "split_trailing_space", "TaskSpec", "TaskKind", "Backend",
               # the stage workers and what the built-in stages need (run folder, task data, model checks)
               "get_stage", "Stage", "run_stage", "jsonable", "run_lock", "Incomplete", "collect_results", "model_name",
               "TaskCatalog", "load_examples", "choose_shots", "check_model", "load_backend"}
@@ -94,6 +137,8 @@ def test_the_surface_names_what_plugins_need():
     assert not PUBLIC & {"manager", "cli", "plugins", "store", "pluggy"}
     # moved out of the core into plugins: reached through get_stage, not the surface
     assert not PUBLIC & {"compare_models", "write_reports", "decontaminate", "task_texts", "check_adapter"}
+    # Hugging Face tokenizer knowledge: the hf plugin's (vllm imports it from there)
+    assert not PUBLIC & {"batched", "encode_prompt", "encode_pair", "render_prompt", "has_chat_template"}
 
 
 def test_import_help_and_plugins_load_no_heavy_engine():
@@ -162,10 +207,13 @@ def test_unknown_dtype_is_a_usage_error():
         bioharness.resolve_model("hf:gpt2", dtype="float8")
 
 
-def test_embedded_needs_a_plugin_that_provides_it():
+def test_models_need_a_plugin_that_resolves_them():
+    """The core knows no kind of model: without plugins neither the embedded model nor a
+    local folder resolves (the hf plugin knows both, and hub ids)."""
     load_plugins(defaults=False, entry_points=False, env={})
-    with pytest.raises(UsageError, match="'hf:embedded': no installed plugin provides the embedded model"):
-        bioharness.resolve_model("embedded")
+    for text in ("embedded", f"hf:{REPO}"):
+        with pytest.raises(UsageError, match="no installed plugin resolves it"):
+            bioharness.resolve_model(text)
     load_plugins(env={})
     found = bioharness.resolve_model("vllm:embedded", prepare=False)  # described, not converted
     assert found.source == "embedded" and found.path.endswith("SmolLM2-135M-Instruct")

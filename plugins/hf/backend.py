@@ -5,12 +5,10 @@ from collections import defaultdict
 
 import torch
 
-from bioharness import (
-    Loglikelihood, Prediction, UsageError, batched, encode_pair, encode_prompt, has_chat_template, render_prompt,
-    bool_option, resolve_model,
-)
+from bioharness import Loglikelihood, Prediction, UsageError, bool_option, resolve_model
 from bioharness.plugins.hf.adapters import check_adapter
 from bioharness.plugins.hf.attention import use_cpu_gqa
+from bioharness.plugins.hf.tokens import encode_pair, encode_prompt, has_chat_template, render_prompt
 
 
 def resolve_dtype(name, device):
@@ -227,7 +225,8 @@ class HFBackend:
             # Longest first: similar lengths share a batch (little padding), and an
             # out-of-memory error shows up on the first batch rather than the last.
             idxs.sort(key=lambda i: len(encoded[i]), reverse=True)
-            for batch in batched(idxs, self.batch_size):
+            for start in range(0, len(idxs), self.batch_size):
+                batch = idxs[start:start + self.batch_size]
                 seqs, reqs = [encoded[i] for i in batch], [requests[i] for i in batch]
                 if self.fast and not (temperature and temperature > 0):
                     outs = self._greedy_batch(seqs, reqs, max_new)

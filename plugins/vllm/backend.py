@@ -1,16 +1,14 @@
 """vLLM inference: batched generation and log-likelihoods from prompt log-probs.
 
 Prompts are tokenised here with the model's Hugging Face tokenizer, by the same functions
-the hf backend uses (:mod:`bioharness.tokens`), and handed to vLLM as token ids: both
+the hf backend uses (:mod:`bioharness.plugins.hf.tokens`), and handed to vLLM as token ids: both
 engines then see identical inputs, which is what makes their outputs comparable.
 """
 import json
 from pathlib import Path
 
-from bioharness import (
-    Loglikelihood, Prediction, UsageError, encode_pair, encode_prompt, has_chat_template, render_prompt,
-    resolve_model,
-)
+from bioharness import Loglikelihood, Prediction, UsageError, resolve_model
+from bioharness.plugins.hf.tokens import encode_pair, encode_prompt, has_chat_template, render_prompt
 from bioharness.plugins.vllm import engine as engines
 
 

@@ -9,7 +9,7 @@ from bioharness.modelspec import parse_model_spec
 from bioharness.plugins.vllm import _factory
 from bioharness.plugins.vllm import engine as engines
 from bioharness.records import LoglikelihoodRequest, Request
-from bioharness.tokens import encode_prompt
+from bioharness.plugins.hf.tokens import encode_prompt
 from vllm_fixtures import ENGINE_OPTIONS, one_torch_thread
 
 PROMPTS = [

@@ -1,15 +1,16 @@
-"""How requests become token ids, shared by every backend that tokenises locally.
+"""How requests become token ids with a Hugging Face tokenizer: the hf backend's, and the
+vllm plugin's (vLLM loads the same tokenizer; it imports this module).
 
 Two engines given the same request must see the same tokens, or their outputs cannot be
 compared (hf and vllm parity depends on it). So the rendering of a chat request, the
 truncation of an over-long prompt and the split of a log-likelihood pair live here, once.
 
 ``tokenizer`` is a Hugging Face tokenizer (anything with ``__call__``, ``chat_template``,
-``apply_chat_template``, ``bos_token_id`` and ``eos_token_id``). Nothing here imports an
-engine. (Named ``tokens``, not ``tokenize``: a module named like the standard library's
-``tokenize`` breaks ``inspect`` and ``linecache`` when its folder lands on ``sys.path``.)
+``apply_chat_template``, ``bos_token_id`` and ``eos_token_id``); nothing here imports torch
+or transformers. (Named ``tokens``, not ``tokenize``: a module named like the standard
+library's ``tokenize`` breaks ``inspect`` and ``linecache`` when its folder lands on ``sys.path``.)
 """
-from bioharness.errors import UsageError
+from bioharness import UsageError, split_trailing_space
 
 
 def has_chat_template(tokenizer) -> bool:
@@ -37,15 +38,6 @@ def encode_prompt(tokenizer, request, max_length) -> list[int]:
     if budget < 1:
         raise UsageError(f"request {request.id}: max_new_tokens {request.max_new_tokens} >= max_length {max_length}")
     return ids[-budget:]  # keep the end of an over-long prompt: the question is there
-
-
-def split_trailing_space(context, continuation) -> tuple[str, str]:
-    """Trailing whitespace of the context belongs to the continuation: "Answer: A" is
-    scored as "Answer:" + " A", the way the model saw such text in training."""
-    n = len(context) - len(context.rstrip())
-    if n:
-        return context[:-n], context[-n:] + continuation
-    return context, continuation
 
 
 def encode_pair(tokenizer, context, continuation, max_length) -> tuple[list[int], list[int]]:
