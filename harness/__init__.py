@@ -22,7 +22,7 @@ from bioharness.records import (  # noqa: E402  (what flows between stages)
 from bioharness.interfaces import Backend, Generator, TaskKind, Trainer  # noqa: E402
 from bioharness.taskspec import TaskCatalog, TaskSpec, choose_shots, load_examples  # noqa: E402
 from bioharness.store import (  # noqa: E402  (the run store)
-    JsonlLog, RunDir, atomic_write_json, atomic_write_text, collect_results, file_lock, read_json, read_jsonl, run_lock,
+    JsonlLog, RunDir, atomic_write_json, atomic_write_text, file_lock, read_json, read_jsonl, run_lock,
     sha256_file,
 )
 from bioharness.instructions import instructions_digest, read_instructions, write_instructions  # noqa: E402
@@ -32,5 +32,5 @@ from bioharness.models import (  # noqa: E402
     ResolvedModel, check_model, get_backend, load_backend, normalise_dtype, resolve_model,
 )
 # stages (the runner, and the workers plugins registered), readers, plugin loading
-from bioharness.stages import Stage, jsonable, run_stage  # noqa: E402
+from bioharness.stages import MANIFEST as STAGE_MANIFEST, Stage, jsonable, run_stage  # noqa: E402
 from bioharness.manager import get_reader, get_stage, load_plugins  # noqa: E402

@@ -166,8 +166,8 @@ def register_reporters(register):
     folder ``out`` (atomically) and returns their paths. ``board`` is ``leaderboard.json``
     as the ``compare`` stage wrote it: ``models``, ``baseline``, ``tasks``
     (per task: ``category``, ``metric``, ``scores``, ``vs_baseline``), ``gain_by_category``
-    and, after a category ablation, ``transfer``. Per-sample data is read with
-    :func:`bioharness.collect_results`.
+    and, after a category ablation, ``transfer``. ``scores[model]["samples"]`` is the path
+    of that evaluation's ``samples.jsonl``, relative to ``out``.
     """
 
 

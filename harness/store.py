@@ -107,34 +107,6 @@ def sha256_json(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def collect_results(out, incomplete=False):
-    """{model: {task: metrics.json dict}} for every completed evaluation under ``<out>/eval``
-    (``_dir`` holds the task's folder, with its ``samples.jsonl``). ``incomplete``: also the
-    tasks whose requests failed (their stage manifest's result: ``complete`` false, the
-    ``errors``; no metrics.json)."""
-    from bioharness.modelspec import model_name
-    from bioharness.stages import MANIFEST
-
-    root = Path(out) / "eval"
-    if not root.is_dir():
-        raise UsageError(f"no evaluations under {root}: run `bioharness eval --out {out}` first")
-    found = {}
-    paths = sorted(root.glob("*/*/metrics.json"))
-    if incomplete:
-        paths += [p for p in sorted(root.glob(f"*/*/{MANIFEST}")) if not (p.parent / "metrics.json").exists()]
-    for path in paths:
-        data = read_json(path)
-        if path.name == MANIFEST:
-            data = data.get("result") or {}
-            if data.get("complete", True) or "task" not in data:  # killed, not failed: nothing to show
-                continue
-        data["_dir"] = str(path.parent)
-        found.setdefault(model_name(data["model"]), {})[data["task"]] = data
-    if not found:
-        raise UsageError(f"no finished evaluation (metrics.json) under {root}")
-    return found
-
-
 @contextmanager
 def file_lock(path):
     """An exclusive advisory lock held for the block (one writer per run directory)."""

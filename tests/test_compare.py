@@ -54,6 +54,9 @@ def test_compare_leaderboard_and_paired_difference(evaluated, two_models):
     a = read_samples(out, "hf__tiny-llama0", "colours")
     b = read_samples(out, "hf__tiny-llama-b0", "colours")
     assert entry["scores"][base]["value"] == pytest.approx(sum(a.values()) / 10)
+    # a reporter finds each evaluation's samples from the board alone (relative to the run folder)
+    assert entry["scores"][base]["samples"] == "eval/hf__tiny-llama0/colours/samples.jsonl"
+    assert (out / entry["scores"][other]["samples"]).read_text() == (out / "eval/hf__tiny-llama-b0/colours/samples.jsonl").read_text()
     diff = entry["vs_baseline"][other]
     assert diff["diff"] == pytest.approx((sum(b.values()) - sum(a.values())) / 10)
     assert diff["low"] <= diff["diff"] <= diff["high"] and diff["n"] == 10

@@ -131,7 +131,7 @@ def test_the_surface_names_what_plugins_need():
               "read_instructions", "write_instructions", "instructions_digest", "parse_model_spec", "ModelSpec",
               "get_backend", "resolve_model", "ResolvedModel", "split_trailing_space", "TaskSpec", "TaskKind", "Backend",
               # the stage workers and what the built-in stages need (run folder, task data, model checks)
-              "get_stage", "Stage", "run_stage", "jsonable", "run_lock", "Incomplete", "collect_results", "model_name",
+              "get_stage", "Stage", "run_stage", "jsonable", "run_lock", "Incomplete", "model_name",
               "TaskCatalog", "load_examples", "choose_shots", "check_model", "load_backend"}
     assert needed <= PUBLIC, needed - PUBLIC
     assert not PUBLIC & {"manager", "cli", "plugins", "store", "pluggy"}

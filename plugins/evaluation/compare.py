@@ -8,9 +8,32 @@ recomputed on each bootstrap resample (paired: the same resamples for both model
 import json
 from pathlib import Path
 
-from bioharness import TaskCatalog, UsageError, atomic_write_json, collect_results, model_name
+from bioharness import STAGE_MANIFEST, TaskCatalog, UsageError, atomic_write_json, model_name, read_json
 
 from .stats import defined, fmt_incomplete, fmt_metric
+
+
+def collect_results(out):
+    """{model: {task: metrics.json dict}} for every evaluation under ``<out>/eval`` (``_dir``:
+    the task's folder, with its ``samples.jsonl``), and for the tasks whose requests failed
+    their stage manifest's result (``complete`` false, the ``errors``; no metrics.json)."""
+    root = Path(out) / "eval"
+    if not root.is_dir():
+        raise UsageError(f"no evaluations under {root}: run `bioharness eval --out {out}` first")
+    found = {}
+    paths = sorted(root.glob("*/*/metrics.json"))
+    paths += [p for p in sorted(root.glob(f"*/*/{STAGE_MANIFEST}")) if not (p.parent / "metrics.json").exists()]
+    for path in paths:
+        data = read_json(path)
+        if path.name == STAGE_MANIFEST:
+            data = data.get("result") or {}
+            if data.get("complete", True) or "task" not in data:  # killed, not failed: nothing to show
+                continue
+        data["_dir"] = str(path.parent)
+        found.setdefault(model_name(data["model"]), {})[data["task"]] = data
+    if not found:
+        raise UsageError(f"no finished evaluation (metrics.json) under {root}")
+    return found
 
 
 def _samples(task_dir):
@@ -36,7 +59,7 @@ def compare(out, catalog=None, baseline=None, models=None, resamples=1000, seed=
     catalog = catalog or TaskCatalog()
     from .stats import paired_bootstrap  # numpy: imported when a comparison runs
 
-    results = collect_results(out, incomplete=True)
+    results = collect_results(out)
     names = list(results) if not models else [model_name(m) for m in models]
     baseline = model_name(baseline) if baseline else None
     for name in names:
@@ -56,7 +79,8 @@ def compare(out, catalog=None, baseline=None, models=None, resamples=1000, seed=
             entry["category"], entry["metric"] = data["category"], headline
             m = data["metrics"].get(headline) or {"value": None, "ci95": [None, None]}  # none: nothing scored yet
             score = {"value": m["value"], "ci95": m["ci95"], "n": data["n"], "errors": data.get("errors", 0),
-                     "complete": data.get("complete", True), "setting": data["setting"]}
+                     "complete": data.get("complete", True), "setting": data["setting"],
+                     "samples": Path(data["_dir"], "samples.jsonl").relative_to(out).as_posix()}
             if not score["complete"]:  # requests failed: no value (what was scored is a biased part)
                 score.update(value=None, ci95=[None, None], status=fmt_incomplete(score["errors"]))
             entry["scores"][model] = score

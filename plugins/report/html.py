@@ -14,7 +14,7 @@ import json
 import time
 from pathlib import Path
 
-from bioharness import atomic_write_text, collect_results, read_json
+from bioharness import atomic_write_text, read_json
 
 HERE = Path(__file__).parent
 ORDER = ("qa", "ie", "gen", "other", "all")
@@ -286,14 +286,16 @@ def _text(views):
     return "\n---\n".join(out)
 
 
-def samples(out, models):
-    """Every sample of every model as rows for the browser, with ``disagree`` set where the
-    models evaluated on one example predicted different things."""
-    results = collect_results(out)
+def samples(out, board):
+    """Every sample of every model's complete tasks on the board as rows for the browser,
+    with ``disagree`` set where the models evaluated on one example predicted different things."""
     rows, by_example = [], {}
-    for m, model in enumerate(models):
-        for task, data in sorted(results.get(model, {}).items()):
-            with open(Path(data["_dir"]) / "samples.jsonl", encoding="utf-8") as fh:
+    for m, model in enumerate(board["models"]):
+        for task, entry in sorted(board["tasks"].items()):
+            score = entry["scores"].get(model) or {}
+            if not score.get("complete") or not score.get("samples"):
+                continue
+            with open(Path(out) / score["samples"], encoding="utf-8") as fh:
                 for line in fh:
                     if not line.strip():
                         continue
@@ -317,7 +319,7 @@ def _script_json(obj):
 def render(out, board):
     out = Path(out)
     models = board["models"]
-    data = {"models": models, "tasks": list(board["tasks"]), "samples": samples(out, models)}
+    data = {"models": models, "tasks": list(board["tasks"]), "samples": samples(out, board)}
     css = (HERE / "report.css").read_text(encoding="utf-8")
     js = (HERE / "browser.js").read_text(encoding="utf-8")
     plots = "".join(task_plot(t, e, models) for t, e in board["tasks"].items())
