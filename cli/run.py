@@ -192,8 +192,7 @@ class Experiment:
             from bioharness.manager import split_plugin_names
 
             manager.load_named(split_plugin_names(_listed(config["plugins"])))
-            manager.__dict__.pop("hooks", None)  # registries are collected again, with the new plugins
-            manager.hooks.validate()
+            manager.check()
         self.hooks = hooks = manager.hooks
         self.config, self.console = config, console
         self.out = Path(config["out"])

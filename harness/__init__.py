@@ -12,6 +12,8 @@ PROJECT = "bioharness"
 
 #: Decorate plugin functions with this to implement a hook from :mod:`bioharness.hookspecs`.
 hookimpl = pluggy.HookimplMarker(PROJECT)
+#: Marks a hook a plugin declares for others (see the ``add_hookspecs`` hook).
+hookspec = pluggy.HookspecMarker(PROJECT)
 
 # The public names, grouped. The modules below import the names above, so they come last.
 from bioharness.errors import DataError, Incomplete, MissingDependency, UsageError  # noqa: E402  (one line, exit 2)

@@ -17,14 +17,20 @@ there); ``outputs`` ``{artifact: path in the run folder}`` is what the worker wr
 A hook or factory that raises stops the command with one line naming the plugin; a
 :class:`bioharness.UsageError` it raises is shown as it is.
 """
-import pluggy
-
-from bioharness import PROJECT
-
-hookspec = pluggy.HookspecMarker(PROJECT)
+from bioharness import hookspec
 
 
-# --- start-up: the command line ------------------------------------------------------
+# --- start-up -------------------------------------------------------------------------
+
+
+@hookspec(historic=True)
+def add_hookspecs(add):
+    """Declare hooks of this plugin's own, for other plugins to implement (pytest's
+    ``pytest_addhooks``): ``add(module_or_class)`` with functions marked
+    :data:`bioharness.hookspec`. Called as the plugin is registered; implementations are
+    checked against every spec once all plugins are loaded. The built-in ``evaluation``
+    plugin declares ``run_prefixed_tasks`` and ``reported_scores`` this way.
+    """
 
 
 @hookspec
@@ -108,24 +114,6 @@ def task_dirs():
     """Return an iterable of folders holding task specs (``*.yaml``), or None.
 
     Every plugin's folders are searched; two specs with one task name are an error.
-    """
-
-
-@hookspec(firstresult=True)
-def run_prefixed_tasks(prefix, names, model, settings):
-    """Evaluate tasks that a plugin runs itself, named ``<prefix>:<name>`` in ``--tasks``
-    (``lm_eval:medqa_4options``): write ``<out>/eval/<model>/<task>/`` samples.jsonl and
-    metrics.json as the ``eval`` stage does, and return the metrics.json dicts; return
-    None when ``prefix`` is not this plugin's. ``settings`` is an ``EvalSettings``.
-    """
-
-
-@hookspec
-def reported_scores(board):
-    """Published scores for the tasks on a ``compare`` board (``board["tasks"]``): a list of
-    dicts with model, task, metric, value, shots, scoring, harness, status, source, and
-    ``beside`` (the setting is that of the measured rows) with ``difference`` (why not).
-    Compare shows them marked "reported", never in a measured cell, baseline or gain.
     """
 
 

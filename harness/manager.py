@@ -21,7 +21,7 @@ from pathlib import Path
 import pluggy
 
 from bioharness import PROJECT, __version__, hookspecs
-from bioharness.errors import REPORTED, PluginError, UsageError
+from bioharness.errors import REPORTED, PluginError
 from bioharness.registry import Registry, describe_error
 
 ENTRY_POINT_GROUP = PROJECT
@@ -111,6 +111,8 @@ class PluginManager:
         self.pm = pluggy.PluginManager(PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self._info = {}  # plugin name -> (version, source)
+        # historic: every plugin registered from now on declares its own hooks as it arrives
+        self.pm.hook.add_hookspecs.call_historic(kwargs={"add": self.pm.add_hookspecs})
 
     # -- loading -----------------------------------------------------------------------
 
@@ -118,14 +120,11 @@ class PluginManager:
         if self.pm.has_plugin(name) or self.pm.is_registered(module):
             return
         try:
-            self.pm.register(module, name=name)
-        except pluggy.PluginValidationError as exc:
-            raise PluginError(f"plugin {name!r} is invalid: {exc}") from None
-        try:
-            self.pm.check_pending()  # a hookimpl whose name matches no hookspec: a typo
-        except pluggy.PluginValidationError as exc:
-            self.pm.unregister(name=name)
-            raise PluginError(f"plugin {name!r} implements an unknown hook ({exc}); see bioharness.hookspecs") from None
+            self.pm.register(module, name=name)  # calls its add_hookspecs
+        except Exception as exc:
+            if self.pm.has_plugin(name):
+                self.pm.unregister(name=name)
+            raise PluginError(f"plugin {name!r} is invalid: {describe_error(exc)}") from None
         if version is None:
             version = getattr(module, "__version__", None) or _module_version(module)
         self._info[name] = (str(version) if version else None, source)
@@ -166,6 +165,17 @@ class PluginManager:
             else:
                 self.load_module(name, "module")
 
+    def check(self):
+        """Once every plugin is loaded: a hook implemented with no spec declared (by the core or
+        a plugin's ``add_hookspecs``) is a typo; and every registration is collected now, so a
+        duplicate name fails at start-up."""
+        for hookname, caller in vars(self.pm.hook).items():
+            if not caller.has_spec():
+                plugins = ", ".join(repr(impl.plugin_name) for impl in caller.get_hookimpls())
+                raise PluginError(f"plugin {plugins} implements an unknown hook {hookname!r}; see bioharness.hookspecs")
+        self.__dict__.pop("hooks", None)  # registries are collected again, with any new plugins
+        self.hooks.validate()
+
     # -- introspection -----------------------------------------------------------------
 
     def plugins(self):
@@ -203,10 +213,15 @@ class Hooks:
         except Exception as exc:
             raise PluginError(f"plugin {impl.plugin_name!r}: hook {hookname} failed: {describe_error(exc)}") from exc
 
-    def _each(self, hookname, **kwargs):
-        """(plugin name, result) of every implementation, in calling order."""
+    def each(self, hookname, **kwargs):
+        """(plugin name, result) of every implementation of ``hookname``, in calling order: how
+        a plugin calls the hooks it declared (a crash in one is one line naming its plugin)."""
         for impl in self._impls(hookname):
             yield impl.plugin_name, self._call(impl, hookname, **kwargs)
+
+    def first(self, hookname, **kwargs):
+        """The first result of ``hookname`` that is not None (later plugins are not called), or None."""
+        return next((found for _, found in self.each(hookname, **kwargs) if found is not None), None)
 
     def _collect(self, hookname, kind):
         registry = Registry(kind)
@@ -240,43 +255,31 @@ class Hooks:
 
     def task_dirs(self):
         """[(plugin name, Path)] for every folder of task specs, in load order."""
-        return [(plugin, Path(folder)) for plugin, folders in self._each("task_dirs") for folder in folders or ()]
+        return [(plugin, Path(folder)) for plugin, folders in self.each("task_dirs") for folder in folders or ()]
 
     def resolve_model(self, spec, prepare):
         """The first plugin's :class:`bioharness.ResolvedModel` for ``spec``, or None."""
-        return next((found for _, found in self._each("resolve_model", spec=spec, prepare=prepare)
-                     if found is not None), None)
+        return self.first("resolve_model", spec=spec, prepare=prepare)
 
     def check_adapter(self, path, base):
         """The first plugin's digest of the adapter at ``path`` (checked), or None."""
-        return next((found for _, found in self._each("check_adapter", path=path, base=base) if found is not None),
-                    None)
-
-    def run_prefixed_tasks(self, prefix, names, model, settings):
-        results = next((found for _, found in self._each("run_prefixed_tasks", prefix=prefix, names=names, model=model,
-                                                         settings=settings) if found is not None), None)
-        if results is None:
-            raise UsageError(f"no plugin runs tasks named {prefix}:<task> (e.g. lm_eval:medqa_4options)")
-        return results
-
-    def reported_scores(self, board):
-        return [row for _, rows in self._each("reported_scores", board=board) for row in rows or ()]
+        return self.first("check_adapter", path=path, base=base)
 
     def plugin_version(self, plugin):
         module = self._pm.get_plugin(plugin)
         return _module_version(module) if module is not None else None
 
     def register_commands(self, cli):
-        list(self._each("register_commands", cli=cli))
+        list(self.each("register_commands", cli=cli))
 
     def stage_start(self, stage, run_dir, config):
-        list(self._each("on_stage_start", stage=stage, run_dir=Path(run_dir), config=config))
+        list(self.each("on_stage_start", stage=stage, run_dir=Path(run_dir), config=config))
 
     def stage_end(self, stage, run_dir, result):
-        list(self._each("on_stage_end", stage=stage, run_dir=Path(run_dir), result=result))
+        list(self.each("on_stage_end", stage=stage, run_dir=Path(run_dir), result=result))
 
     def sample(self, stage, record):
-        list(self._each("on_sample", stage=stage, record=record))
+        list(self.each("on_sample", stage=stage, record=record))
 
 
 _active = None  # the manager load_plugins built last: the one get_backend/resolve_model use
@@ -301,7 +304,7 @@ def load_plugins(names=(), *, defaults=True, entry_points=True, env=None):
     if entry_points:
         manager.load_entry_points()
     manager.load_named(split_plugin_names([env.get(ENV_PLUGINS, ""), *names]))
-    manager.hooks.validate()
+    manager.check()
     _active = manager
     return manager
 

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from bioharness import hookspecs
 from bioharness.cli import build_cli, cli
+from bioharness.errors import PluginError
 from bioharness.manager import load_plugins
 
 TESTS = Path(__file__).parent
@@ -256,8 +257,74 @@ def test_hook_run_prefixed_tasks(observer, tmp_path):
         invoke(manager, "eval", "--model", "hf:m", "--tasks", "nope:a", "--out", str(tmp_path))
 
 
+def hookspec_docs():
+    """{hook: docstring} of every hook the core and the built-in plugins declare."""
+    pm = load_plugins(entry_points=False, env={}).pm
+    return {name: caller.spec.function.__doc__ or "" for name, caller in vars(pm.hook).items() if caller.has_spec()}
+
+
 def hookspec_names():
-    return sorted(name for name in dir(hookspecs) if hasattr(getattr(hookspecs, name), "bioharness_spec"))
+    return sorted(hookspec_docs())
+
+
+def test_hook_names_come_from_the_core_and_the_plugins():
+    core = {name for name in dir(hookspecs) if hasattr(getattr(hookspecs, name), "bioharness_spec")}
+    assert {"add_hookspecs", "register_backends", "on_sample"} <= core
+    # declared by the evaluation plugin, not the core
+    assert not core & {"run_prefixed_tasks", "reported_scores"}
+    assert set(hookspec_names()) == core | {"run_prefixed_tasks", "reported_scores"}
+
+
+DECLARING_PLUGIN = textwrap.dedent(
+    '''
+    import sys
+
+    from bioharness import hookimpl, hookspec
+
+
+    @hookspec
+    def house_metrics(task):
+        """Extra metrics a plugin computes for ``task``: a dict, or None."""
+
+
+    @hookimpl
+    def add_hookspecs(add):
+        add(sys.modules[__name__])
+    '''
+)
+
+
+def test_hook_add_hookspecs(tmp_path):
+    """A plugin declares a hook; a plugin loaded *before* it implements it (checked once all
+    are loaded), and the declaring side calls it through the hooks facade, a crash in one
+    implementation being one line naming its plugin."""
+    (tmp_path / "declares.py").write_text(DECLARING_PLUGIN)
+    (tmp_path / "implements.py").write_text(textwrap.dedent(
+        """
+        from bioharness import hookimpl
+
+        @hookimpl
+        def house_metrics(task):
+            return {"len": len(task)}
+        """))
+    (tmp_path / "crashes.py").write_text("from bioharness import hookimpl\n\n@hookimpl\ndef house_metrics(task):\n"
+                                         "    return 1 / 0\n")
+    implements, declares, crashes = (str(tmp_path / f"{n}.py") for n in ("implements", "declares", "crashes"))
+    manager = load_plugins([implements, declares], defaults=False, entry_points=False, env={})
+    assert list(manager.hooks.each("house_metrics", task="medqa")) == [(implements, {"len": 5})]
+    assert manager.hooks.first("house_metrics", task="ner") == {"len": 3}
+    assert any(p.name == implements and p.hooks == ("house_metrics",) for p in manager.plugins())
+    manager = load_plugins([crashes, declares], defaults=False, entry_points=False, env={})
+    with pytest.raises(PluginError, match=r"crashes.py': hook house_metrics failed: ZeroDivisionError"):
+        manager.hooks.first("house_metrics", task="x")
+    # without the declaring plugin the hook is unknown: a typo, one line naming the plugin
+    with pytest.raises(PluginError, match=r"implements.py' implements an unknown hook 'house_metrics'"):
+        load_plugins([implements], defaults=False, entry_points=False, env={})
+    # an implementation whose arguments the spec does not have
+    (tmp_path / "wrong.py").write_text("from bioharness import hookimpl\n\n@hookimpl\ndef house_metrics(model):\n"
+                                       "    return {}\n")
+    with pytest.raises(PluginError, match=r"declares.py' is invalid: PluginValidationError"):
+        load_plugins([str(tmp_path / "wrong.py"), declares], defaults=False, entry_points=False, env={})
 
 
 def test_every_hook_has_a_test():
@@ -273,8 +340,7 @@ def test_every_hook_has_a_test():
 
 
 def test_hooks_are_documented():
-    for name in hookspec_names():
-        doc = getattr(hookspecs, name).__doc__ or ""
+    for name, doc in hookspec_docs().items():
         assert len(doc.split()) >= 8, f"hook {name} needs a docstring saying when it is called and what it returns"
 
 

@@ -7,7 +7,14 @@ The commands and ``bioharness run`` reach them through :func:`bioharness.get_sta
 """
 from pathlib import Path
 
-from bioharness import TaskCatalog, hookimpl
+from bioharness import TaskCatalog, UsageError, hookimpl
+
+
+@hookimpl
+def add_hookspecs(add):
+    from . import hookspecs
+
+    add(hookspecs)
 
 
 def eval_stage(hooks, *, model, tasks="all", catalog=None, console=None, slug=None, archive=None, title=None,
@@ -37,7 +44,10 @@ def eval_stage(hooks, *, model, tasks="all", catalog=None, console=None, slug=No
             stdout_console().print(metrics_table(exc.results, title=title))
         raise
     for prefix, names in prefixed.items():
-        results += hooks.run_prefixed_tasks(prefix, names, model, settings)
+        found = hooks.first("run_prefixed_tasks", prefix=prefix, names=names, model=model, settings=settings)
+        if found is None:
+            raise UsageError(f"no plugin runs tasks named {prefix}:<task> (e.g. lm_eval:medqa_4options)")
+        results += found
     if title:
         stdout_console().print(metrics_table(results, title=title))
     return results

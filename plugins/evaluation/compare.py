@@ -114,7 +114,8 @@ def compare(out, catalog=None, baseline=None, models=None, resamples=1000, seed=
                 if gain is not None:
                     per_category.setdefault(entry["category"], []).append(gain)
             board["gain_by_category"][model] = {c: sum(g) / len(g) for c, g in per_category.items()}
-    board["reported"] = catalog.hooks.reported_scores(board)  # published numbers, kept apart
+    # published numbers, kept apart
+    board["reported"] = [row for _, rows in catalog.hooks.each("reported_scores", board=board) for row in rows or ()]
     atomic_write_json(Path(out) / "leaderboard.json", board)
     return board
 
