@@ -21,8 +21,8 @@ from pathlib import Path
 import pluggy
 
 from bioharness import PROJECT, __version__, hookspecs
-from bioharness.errors import REPORTED, PluginError
-from bioharness.registry import Registry, describe_error
+from bioharness.errors import PluginError
+from bioharness.registry import Registry, describe_error, reported
 
 ENTRY_POINT_GROUP = PROJECT
 ENV_PLUGINS = "BIOHARNESS_PLUGINS"
@@ -174,7 +174,8 @@ class PluginManager:
                 plugins = ", ".join(repr(impl.plugin_name) for impl in caller.get_hookimpls())
                 raise PluginError(f"plugin {plugins} implements an unknown hook {hookname!r}; see bioharness.hookspecs")
         self.__dict__.pop("hooks", None)  # registries are collected again, with any new plugins
-        self.hooks.validate()
+        for kind in ("backends", "task_kinds", "readers", "generators", "trainers", "reporters", "stages"):
+            len(getattr(self.hooks, kind))
 
     # -- introspection -----------------------------------------------------------------
 
@@ -204,14 +205,8 @@ class Hooks:
 
     @staticmethod
     def _call(impl, hookname, **kwargs):
-        """One plugin's implementation; anything but a UsageError or Incomplete it raises
-        is reported in one line naming the plugin."""
-        try:
-            return impl.function(*[kwargs[arg] for arg in impl.argnames])
-        except REPORTED:
-            raise
-        except Exception as exc:
-            raise PluginError(f"plugin {impl.plugin_name!r}: hook {hookname} failed: {describe_error(exc)}") from exc
+        """One plugin's implementation, a crash in it one line naming the plugin."""
+        return reported(f"plugin {impl.plugin_name!r}: hook {hookname}", impl.function, *[kwargs[a] for a in impl.argnames])
 
     def each(self, hookname, **kwargs):
         """(plugin name, result) of every implementation of ``hookname``, in calling order: how
@@ -227,11 +222,7 @@ class Hooks:
         registry = Registry(kind)
         # One implementation at a time so that each registration knows its plugin.
         for impl in self._impls(hookname):
-            def register(name, factory, *, description="", options=(), inputs=None, outputs=None, replace=False,
-                         _plugin=impl.plugin_name):
-                registry.add(_plugin, name, factory, description=description, options=options, inputs=inputs,
-                             outputs=outputs, replace=replace)
-            self._call(impl, hookname, register=register)
+            self._call(impl, hookname, register=functools.partial(registry.add, impl.plugin_name))
         return registry
 
     backends = cached_property(lambda self: self._collect("register_backends", "backend"))
@@ -242,12 +233,6 @@ class Hooks:
     readers = cached_property(lambda self: self._collect("register_readers", "reader"))
     reporters = cached_property(lambda self: self._collect("register_reporters", "reporter"))
     stages = cached_property(lambda self: self._collect("register_stages", "stage"))
-
-    def validate(self):
-        """Collect every registration now, so a duplicate name fails at start-up."""
-        for registry in (self.backends, self.task_kinds, self.readers, self.generators, self.trainers, self.reporters,
-                         self.stages):
-            len(registry)
 
     def stage(self, name):
         """The worker of the stage registered as ``name``, called as ``worker(**options)``."""

@@ -5,8 +5,6 @@ from typing import Any, Callable
 
 from bioharness.errors import REPORTED, PluginError, UsageError
 
-KINDS = ("backend", "task kind", "reader", "generator", "trainer", "reporter", "stage")
-
 
 @dataclass(frozen=True)
 class Registration:
@@ -25,19 +23,20 @@ class Registration:
     replaces: bool = False  # registered with replace=True: an earlier plugin's one of this name is dropped
 
 
-def _guarded(factory, kind, name, plugin):
-    """The factory, a crash in it reported in one line naming the plugin (a UsageError
-    already says what the user can fix: it passes unchanged)."""
-    @functools.wraps(factory)
-    def build(*args, **kwargs):
-        try:
-            return factory(*args, **kwargs)
-        except REPORTED:
-            raise
-        except Exception as exc:
-            raise PluginError(f"plugin {plugin!r}: building {kind} {name!r} failed: {describe_error(exc)}") from exc
+def reported(what, call, *args, **kwargs):
+    """``call(...)``, a crash in it one line: ``{what} failed: Type: message`` (a UsageError or
+    Incomplete already says what the user can do: it passes unchanged)."""
+    try:
+        return call(*args, **kwargs)
+    except REPORTED:
+        raise
+    except Exception as exc:
+        raise PluginError(f"{what} failed: {describe_error(exc)}") from exc
 
-    return build
+
+def _guarded(factory, kind, name, plugin):
+    """The factory, a crash in it reported in one line naming the plugin."""
+    return functools.wraps(factory)(functools.partial(reported, f"plugin {plugin!r}: building {kind} {name!r}", factory))
 
 
 def describe_error(exc) -> str:
