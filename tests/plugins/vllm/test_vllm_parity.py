@@ -1,6 +1,6 @@
 """hf and vllm agree on the same model in float32: greedy text and multiple-choice ranking.
 
-Both backends tokenise through bioharness.tokens, so any difference is the engines' own
+Both backends tokenise through bioharness.plugins.hf.tokens, so any difference is the engines' own
 arithmetic (fused CPU kernels, batch composition), which can flip a near-tie between two
 tokens late in a generation but should not change which option a model prefers.
 """
