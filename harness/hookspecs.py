@@ -61,10 +61,10 @@ def resolve_model(spec, prepare):
     """Say what a :class:`bioharness.ModelSpec`'s model is, for every backend and trainer.
 
     Called by :func:`bioharness.resolve_model`; the first :class:`bioharness.ResolvedModel`
-    returned wins, None leaves it to the next plugin (the built-in ``hf``, loaded first,
-    answers last: the embedded model, an existing path, else a hub id). ``prepare: make the model loadable (e.g. convert it); false
-    (``bioharness models``): only say where it would be and its status. The core sets the
-    adapter and dtype.
+    returned wins, None leaves it to the next plugin. The built-in ``hf`` answers last
+    (``trylast``): the embedded model, an existing path, else a hub id. ``prepare``: make
+    the model loadable (e.g. convert it); false (``bioharness models``): only say where it
+    would be and its status. The core sets the adapter and dtype.
     """
 
 

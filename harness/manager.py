@@ -12,8 +12,10 @@ import functools
 import importlib
 import importlib.metadata
 import importlib.util
+import inspect
 import os
 import sys
+import types
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -112,7 +114,22 @@ class PluginManager:
         self.pm.add_hookspecs(hookspecs)
         self._info = {}  # plugin name -> (version, source)
         # historic: every plugin registered from now on declares its own hooks as it arrives
-        self.pm.hook.add_hookspecs.call_historic(kwargs={"add": self.pm.add_hookspecs})
+        self.pm.hook.add_hookspecs.call_historic(kwargs={"add": self._add_hookspecs})
+
+    def _add_hookspecs(self, specs):
+        """Declare the hooks marked in ``specs`` (a module or class). One already declared with the
+        same arguments is kept (a fork of a plugin loaded beside it); other arguments: an error."""
+        new = {}
+        for name in dir(specs):
+            if self.pm.parse_hookspec_opts(specs, name) is None:
+                continue
+            caller = getattr(self.pm.hook, name, None)
+            if caller is None or not caller.has_spec():
+                new[name] = getattr(specs, name)
+            elif tuple(caller.spec.argnames) != tuple(inspect.signature(getattr(specs, name)).parameters):
+                raise PluginError(f"hook {name!r} is already declared with arguments {caller.spec.argnames}")
+        if new:
+            self.pm.add_hookspecs(types.SimpleNamespace(**new))
 
     # -- loading -----------------------------------------------------------------------
 
@@ -122,8 +139,12 @@ class PluginManager:
         try:
             self.pm.register(module, name=name)  # calls its add_hookspecs
         except Exception as exc:
+            # the hooks it declared before failing stay declared: harmless, the command stops here
             if self.pm.has_plugin(name):
                 self.pm.unregister(name=name)
+            if isinstance(exc, pluggy.PluginValidationError):  # the plugin at fault, and the whole reason
+                culprit = self.pm.get_name(exc.plugin) if self.pm.is_registered(exc.plugin) else name
+                raise PluginError(f"plugin {culprit!r} is invalid: {' '.join(str(exc).split())}") from None
             raise PluginError(f"plugin {name!r} is invalid: {describe_error(exc)}") from None
         if version is None:
             version = getattr(module, "__version__", None) or _module_version(module)
@@ -170,8 +191,9 @@ class PluginManager:
         a plugin's ``add_hookspecs``) is a typo; and every registration is collected now, so a
         duplicate name fails at start-up."""
         for hookname, caller in vars(self.pm.hook).items():
-            if not caller.has_spec():
-                plugins = ", ".join(repr(impl.plugin_name) for impl in caller.get_hookimpls())
+            required = [impl for impl in caller.get_hookimpls() if not impl.optionalhook]
+            if not caller.has_spec() and required:
+                plugins = ", ".join(repr(impl.plugin_name) for impl in required)
                 raise PluginError(f"plugin {plugins} implements an unknown hook {hookname!r}; see bioharness.hookspecs")
         self.__dict__.pop("hooks", None)  # registries are collected again, with any new plugins
         for kind in ("backends", "task_kinds", "readers", "generators", "trainers", "reporters", "stages"):
@@ -200,7 +222,10 @@ class Hooks:
 
     def _impls(self, hookname):
         """The implementations in pluggy's calling order (the newest plugin first)."""
-        impls = getattr(self._pm.hook, hookname).get_hookimpls()
+        caller = getattr(self._pm.hook, hookname, None)
+        if caller is None or not caller.has_spec():
+            raise PluginError(f"no loaded plugin declares the hook {hookname!r}")
+        impls = caller.get_hookimpls()
         return [impl for impl in reversed(impls) if not (impl.hookwrapper or impl.wrapper)]
 
     @staticmethod

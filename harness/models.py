@@ -52,7 +52,7 @@ def resolve_model(spec, *, dtype=None, prepare=True) -> ResolvedModel:
     dtype = normalise_dtype(dtype)
     found = active_hooks().resolve_model(spec, prepare)
     if found is None:
-        raise UsageError(f"model spec {str(spec)!r}: no installed plugin resolves it")
+        raise UsageError(f"model {spec.model!r}: no such directory, and no installed plugin resolves {str(spec)!r}")
     return replace(found, spec=spec, adapter=adapter, dtype=dtype)
 
 

@@ -23,7 +23,7 @@ class Registration:
     replaces: bool = False  # registered with replace=True: an earlier plugin's one of this name is dropped
 
 
-def reported(what, call, *args, **kwargs):
+def reported(what, call, /, *args, **kwargs):
     """``call(...)``, a crash in it one line: ``{what} failed: Type: message`` (a UsageError or
     Incomplete already says what the user can do: it passes unchanged)."""
     try:

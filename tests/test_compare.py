@@ -64,6 +64,28 @@ def test_compare_leaderboard_and_paired_difference(evaluated, two_models):
     assert "leaderboard (baseline:" in result.output and "colours_gen" in result.output
 
 
+def test_a_board_from_before_sample_paths_is_recomputed(evaluated, two_models):
+    """A compare stage of the version that wrote no ``samples`` paths is not "up to date": the
+    reporters would find no samples. It is rerun, the old board archived."""
+    from bioharness import Stage, get_stage, run_stage
+    from bioharness.plugins.evaluation import BOARD_VERSION
+
+    manager, out = evaluated
+    base = two_models[0]
+    options = {"baseline": base, "models": None, "bootstrap": 1000, "seed": 0}
+    old = Stage("compare", "compare", "bioharness.compare", None, options,
+                lambda run_dir, on_record: (out / "leaderboard.json").write_text('{"tasks": {}}') and
+                {"board": {"tasks": {}}, "outputs": {"leaderboard": str(out / "leaderboard.json")}},
+                {"eval": out / "eval"})
+    run_stage(manager.hooks, old, out / "compare", say=lambda *a: None)
+    said = []
+    board = get_stage("compare")(out=out, baseline=base, say=said.append, archive=out / "superseded")
+    assert BOARD_VERSION != "None" and "compare: version changed; rerunning" in said[0]
+    assert board["tasks"]["colours"]["scores"][base]["samples"] == "eval/hf__tiny-llama0/colours/samples.jsonl"
+    assert json.loads((out / "leaderboard.json").read_text())["tasks"]["colours"]["scores"][base]["samples"]
+    assert len(list((out / "superseded").glob("compare-*"))) == 1
+
+
 def test_compare_errors(evaluated, tmp_path):
     manager, out = evaluated
     from bioharness.plugins.evaluation.compare import compare

@@ -238,7 +238,7 @@ def test_hook_resolve_model(tmp_path):
     # None: the next plugin answers (the hf plugin resolves embedded without converting here) ...
     embedded = resolve_model("embedded", prepare=False)
     assert embedded.source == "embedded" and embedded.path.endswith("SmolLM2-135M-Instruct")
-    # ... down to the hf plugin, loaded first, answering last: an existing path is local, else a hub id
+    # ... down to the hf plugin (trylast), answering last: an existing path is local, else a hub id
     assert resolve_model(f"hf:{tmp_path}").path == str(tmp_path) and resolve_model(f"hf:{tmp_path}").source == "local"
     assert resolve_model("hf:org/name").source == "hub"
     assert module.CALLS[:3] == [(f"vllm:house-model+{adapter}", True), ("hf:house-model", False),
@@ -323,8 +323,24 @@ def test_hook_add_hookspecs(tmp_path):
     # an implementation whose arguments the spec does not have
     (tmp_path / "wrong.py").write_text("from bioharness import hookimpl\n\n@hookimpl\ndef house_metrics(model):\n"
                                        "    return {}\n")
-    with pytest.raises(PluginError, match=r"declares.py' is invalid: PluginValidationError"):
+    with pytest.raises(PluginError, match=r"wrong.py' is invalid: .*hook 'house_metrics'.*Argument\(s\) \{'model'\}"):
         load_plugins([str(tmp_path / "wrong.py"), declares], defaults=False, entry_points=False, env={})
+    # optionalhook: implementing a hook nobody loaded declares is fine when the plugin says so
+    (tmp_path / "optional.py").write_text("from bioharness import hookimpl\n\n@hookimpl(optionalhook=True)\n"
+                                          "def house_metrics(task):\n    return {}\n")
+    manager = load_plugins([str(tmp_path / "optional.py")], defaults=False, entry_points=False, env={})
+    with pytest.raises(PluginError, match="no loaded plugin declares the hook 'house_metrics'"):
+        manager.hooks.first("house_metrics", task="x")
+    # a fork of the declaring plugin beside it declares the same hooks again: kept, not an error ...
+    (tmp_path / "fork.py").write_text(DECLARING_PLUGIN)
+    manager = load_plugins([implements, declares, str(tmp_path / "fork.py")], defaults=False, entry_points=False,
+                           env={})
+    assert manager.hooks.first("house_metrics", task="abc") == {"len": 3}
+    # ... but one hook name with other arguments is a conflict, in one line
+    (tmp_path / "clash.py").write_text(DECLARING_PLUGIN.replace("def house_metrics(task)", "def house_metrics(model)"))
+    with pytest.raises(PluginError, match=r"clash.py' is invalid: .*'house_metrics' is already declared with "
+                                          r"arguments \('task',\)"):
+        load_plugins([declares, str(tmp_path / "clash.py")], defaults=False, entry_points=False, env={})
 
 
 def test_every_hook_has_a_test():
@@ -379,3 +395,37 @@ def test_hook_check_adapter(tmp_path, tiny_llama_dir, capsys):
     module = next(m for n, m in __import__("sys").modules.items() if n.endswith("policy_plugin"))  # the last load's
     assert module.CALLS == [(str(tmp_path / "empty"), str(tiny_llama_dir))]
     assert not (tmp_path / "runs" / "eval").exists() or not list((tmp_path / "runs" / "eval").rglob("samples.jsonl"))
+
+
+def test_a_factory_takes_any_option_names():
+    """The one-line crash wrapper passes every keyword on, even ones named like its own
+    parameters (a trainer option ``call`` or ``what``)."""
+    from bioharness.registry import Registry
+
+    registry = Registry("backend")
+    registry.add("house", "echo", lambda spec, **options: options)
+    registry.add("house", "broken", lambda: 1 / 0)
+    assert registry.get("echo").factory(None, call=1, what=2) == {"call": 1, "what": 2}
+    with pytest.raises(PluginError, match="plugin 'house': building backend 'broken' failed: ZeroDivisionError"):
+        registry.get("broken").factory()
+
+
+def test_a_trylast_resolver_still_answers_before_the_hf_fallback(tmp_path):
+    """hf resolves last (trylast) and passes on names that are neither a folder nor a hub id:
+    a third-party resolver, trylast too, gets them."""
+    from bioharness import resolve_model
+
+    (tmp_path / "registry_plugin.py").write_text(textwrap.dedent(
+        """
+        from bioharness import ResolvedModel, hookimpl
+
+        @hookimpl(trylast=True)
+        def resolve_model(spec, prepare):
+            if spec.model.startswith("registry/"):
+                return ResolvedModel(spec, "/models/" + spec.model, "registry", "from the house registry")
+        """))
+    load_plugins([str(tmp_path / "registry_plugin.py")], env={})
+    assert resolve_model("hf:registry/team/model").path == "/models/registry/team/model"
+    with pytest.raises(Exception, match="model 'other/team/model': no such directory"):
+        resolve_model("hf:other/team/model")
+    load_plugins(env={})

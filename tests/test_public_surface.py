@@ -212,7 +212,7 @@ def test_models_need_a_plugin_that_resolves_them():
     local folder resolves (the hf plugin knows both, and hub ids)."""
     load_plugins(defaults=False, entry_points=False, env={})
     for text in ("embedded", f"hf:{REPO}"):
-        with pytest.raises(UsageError, match="no installed plugin resolves it"):
+        with pytest.raises(UsageError, match="no such directory, and no installed plugin resolves 'hf:"):
             bioharness.resolve_model(text)
     load_plugins(env={})
     found = bioharness.resolve_model("vllm:embedded", prepare=False)  # described, not converted

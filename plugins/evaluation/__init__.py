@@ -9,6 +9,8 @@ from pathlib import Path
 
 from bioharness import TaskCatalog, UsageError, hookimpl
 
+BOARD_VERSION = "2"
+
 
 @hookimpl
 def add_hookspecs(add):
@@ -77,7 +79,8 @@ def compare_stage(hooks, *, out, baseline=None, models=None, bootstrap=1000, see
         return {"board": jsonable(board), "outputs": {"leaderboard": str(board_path)}}
 
     options = {"baseline": baseline, "models": models, "bootstrap": bootstrap, "seed": seed}
-    stage = Stage("compare", "compare", "bioharness.compare", None, options, work, {"eval": Path(out) / "eval"})
+    # version 2: every score names its samples.jsonl (a board of before is recomputed, the old one archived)
+    stage = Stage("compare", "compare", "bioharness.compare", BOARD_VERSION, options, work, {"eval": Path(out) / "eval"})
     board = run_stage(hooks, stage, Path(out) / "compare", say=say, archive=archive)["board"]
     if show:
         console = stdout_console()

