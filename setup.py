@@ -1,5 +1,6 @@
 """Package layout: harness/ -> bioharness (the core), cli/ -> bioharness.cli (the command
-line, above the core and the plugins), plugins/<name>/ -> bioharness.plugins.<name>. Plugin packages are discovered, so adding a folder under
+line, above the core and the plugins), plugins/<name>/ -> bioharness.plugins.<name>, tasks/ ->
+bioharness.tasks (the task catalogue and dataset manifests, package data). Plugin packages are discovered, so adding a folder under
 plugins/ is enough to ship it (tests/test_packaging.py checks the built wheel)."""
 from pathlib import Path
 
@@ -41,12 +42,13 @@ def plugin_data():
 
 
 setup(
-    packages=["bioharness", "bioharness.cli", *plugin_packages()],
+    packages=["bioharness", "bioharness.cli", "bioharness.tasks", *plugin_packages()],
     package_dir={
         "bioharness": "harness",
         "bioharness.plugins": "plugins",
         "bioharness.cli": "cli",
+        "bioharness.tasks": "tasks",
     },
-    package_data={"": ["py.typed"], **plugin_data()},
+    package_data={"": ["py.typed"], "bioharness.tasks": ["*.yaml", "datasets/*.yaml"], **plugin_data()},
     include_package_data=True,
 )

@@ -35,10 +35,10 @@ def test_core_and_tasks_are_packaged(wheel):
         assert f"bioharness/{source.name}" in names
     for source in (REPO / "cli").glob("*.py"):
         assert f"bioharness/cli/{source.name}" in names
-    specs = list((REPO / "plugins" / "bionlp" / "tasks").glob("*.yaml"))
-    assert len(specs) >= 15
+    specs = list((REPO / "tasks").glob("*.yaml")) + list((REPO / "tasks" / "datasets").glob("*.yaml"))
+    assert len(specs) >= 24 + 15
     for spec in specs:
-        assert f"bioharness/plugins/bionlp/tasks/{spec.name}" in names
+        assert f"bioharness/tasks/{spec.relative_to(REPO / 'tasks').as_posix()}" in names
     assert not any(n.startswith(("harness/", "plugins/", "tests/", "cli/")) for n in names)
     entry_points = wheel.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "bioharness = bioharness.cli:main" in entry_points

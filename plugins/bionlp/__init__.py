@@ -2,8 +2,10 @@
 readers of generic formats (``conll``, ``pubtator``, ``bioc``, ``jsonl``, ``json``, ``csv``,
 ``tsv``, ``xlsx``, ``hf``) and of the BioNLP datasets, their metrics and the LLM judge.
 
-The built-in task specs (``tasks/*.yaml``) ship with this plugin, beside the kinds they name. Importing it is cheap: the kinds (and rouge-score, openpyxl) are imported
-when a task is built.
+The built-in task catalogue (the top-level ``tasks/`` folder, shipped as the package data
+``bioharness.tasks``: every built-in task spec and, in ``tasks/datasets/``, the dataset
+manifests) is this plugin's ``task_dirs()``: its specs name this plugin's kinds and readers.
+Importing it is cheap: the kinds (and rouge-score, openpyxl) are imported when a task is built.
 """
 from pathlib import Path
 
@@ -43,4 +45,6 @@ def register_readers(register):
 
 @hookimpl
 def task_dirs():
-    return [Path(__file__).parent / "tasks"]
+    from importlib.resources import files
+
+    return [Path(str(files("bioharness.tasks")))]

@@ -1,22 +1,15 @@
 """The ``lmeval`` plugin: bioharness and EleutherAI's lm-evaluation-harness (lm-eval) both ways.
 
-* ``tasks/openmedllm_*.yaml``: the Open Medical-LLM Leaderboard's nine tasks as bioharness
-  tasks with lm-eval 0.4.13's zero-shot prompts and log-likelihood scoring
-  (``--tasks openmedllm``);
+* the Open Medical-LLM Leaderboard's nine tasks as bioharness tasks with lm-eval 0.4.13's
+  zero-shot prompts and log-likelihood scoring (``--tasks openmedllm``): their specs are in the
+  task catalogue (``tasks/openmedllm_*.yaml``), the parity tests here;
 * :mod:`.local`: lm-eval's own medical task definitions reading the local data files;
 * :mod:`.bridge`: `bioharness eval --tasks lm_eval:<task>` runs them (or any lm-eval task, online)
   through lm-eval's evaluator on a bioharness backend.
 
 lm-eval is imported only when one of these runs.
 """
-from pathlib import Path
-
 from bioharness import UsageError, hookimpl
-
-
-@hookimpl
-def task_dirs():
-    return [Path(__file__).parent / "tasks"]
 
 
 @hookimpl
