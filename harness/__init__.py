@@ -23,8 +23,12 @@ from bioharness.records import (  # noqa: E402  (what flows between stages)
 )
 from bioharness.interfaces import Backend, Generator, TaskKind, Trainer  # noqa: E402
 from bioharness.taskspec import TaskCatalog, TaskSpec, choose_shots, load_examples  # noqa: E402
+# where data files are found: the data directory, the cache of fetched datasets, beside the spec
+from bioharness.datafiles import (  # noqa: E402
+    cache_dir, data_cache, data_root, data_roots, find_data_file, found_in, places_searched,
+)
 from bioharness.store import (  # noqa: E402  (the run store)
-    JsonlLog, RunDir, atomic_write_json, atomic_write_text, file_lock, read_json, read_jsonl, run_lock,
+    JsonlLog, RunDir, atomic_write_bytes, atomic_write_json, atomic_write_text, file_lock, read_json, read_jsonl, run_lock,
     sha256_file,
 )
 from bioharness.instructions import instructions_digest, read_instructions, write_instructions  # noqa: E402

@@ -16,6 +16,7 @@ from typing import Any, Mapping
 
 import yaml
 
+from bioharness.datafiles import find_data_file
 from bioharness.errors import DataError, UsageError
 
 CATEGORIES = ("qa", "ie", "gen")
@@ -118,16 +119,10 @@ class TaskSpec:
         return list(files) if (split or self.split) == self.split else []
 
     def data_files(self, data_dir, split=None):
-        """The listed files of ``split``: under ``data_dir`` if there, else beside the spec."""
-        out = []
-        for name in self.listed_files(split):
-            path = Path(data_dir) / name if data_dir else None
-            beside = self.path.parent / name if self.path is not None else None
-            if (path is None or not path.exists()) and beside is not None and beside.exists():
-                path = beside
-            if path is not None:
-                out.append(path)
-        return out
+        """The listed files of ``split``, each where it is found first: the data directory, the
+        cache of fetched datasets, beside the spec (else where it was looked for first)."""
+        beside = self.path.parent if self.path is not None else None
+        return [find_data_file(name, data_dir, beside) for name in self.listed_files(split)]
 
 
 def load_spec(path, plugin=None) -> TaskSpec:

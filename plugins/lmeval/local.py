@@ -26,7 +26,7 @@ import json
 import os
 from pathlib import Path
 
-from bioharness import UsageError
+from bioharness import UsageError, find_data_file, places_searched
 
 MMLU_MEDICAL = ("anatomy", "clinical_knowledge", "college_biology", "college_medicine", "medical_genetics",
                 "professional_medicine")
@@ -90,11 +90,6 @@ class LocalDataset:
         return datasets.DatasetDict({"test": datasets.Dataset.from_list(rows)})
 
 
-def data_dir(value=None) -> Path:
-    value = value or os.environ.get("BIOHARNESS_DATA")
-    if not value:
-        raise UsageError("lm-eval medical tasks read the local data: set --data-dir or BIOHARNESS_DATA")
-    return Path(value)
 
 
 def expand(names):
@@ -119,12 +114,12 @@ def local_task_config(name, task_manager, data_root=None) -> dict | str:
             raise UsageError(f"lm_eval:{name} needs the Hugging Face hub and HF_HUB_OFFLINE is set; tasks with "
                              f"local data: {', '.join([*LOCAL_TASKS, *GROUPS])}")
         return name
-    root = data_dir(data_root)
     files, converter = LOCAL_TASKS[name]
-    paths = [root / f for f in files]
-    missing = [str(p) for p in paths if not p.is_file()]
+    paths = [find_data_file(f, data_root) for f in files]
+    missing = [f for f, p in zip(files, paths) if not p.is_file()]
     if missing:
-        raise UsageError(f"lm_eval:{name}: data not found: {', '.join(missing)}")
+        raise UsageError(f"lm_eval:{name}: data not found: looked for {', '.join(missing)} in "
+                         f"{places_searched(data_root)}; `bioharness data list` names the dataset to fetch")
     cfg = load_yaml(task_manager.task_index[name].yaml_path, resolve_func=True)
     for key in ("tag", "group", "dataset_name", "training_split", "validation_split", "fewshot_split",
                 "fewshot_config"):

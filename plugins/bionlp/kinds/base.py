@@ -6,14 +6,15 @@ its spec (``bioharness.taskspec.TaskSpec``), so one instance serves every task o
 Data loading (:meth:`BionlpKind.load`) looks in this order:
 
 1. the files: the spec's ``data.reader`` (any registered reader, see
-   :class:`bioharness.interfaces.Reader`) reads the files ``data.files`` lists for the split
-   (found under the data directory, ``--data-dir`` / ``BIOHARNESS_DATA``, or beside the
-   spec), or a dataset reader's default files under the data directory, with the options
-   in ``data.options``;
+   :class:`bioharness.interfaces.Reader`) reads the files ``data.files`` lists for the split,
+   or a dataset reader's default files, with the options in ``data.options``; each file is
+   found by :func:`bioharness.find_data_file` (the data directory, ``--data-dir`` /
+   ``BIOHARNESS_DATA``; the cache of fetched datasets; beside the spec);
 2. the spec's ``data.hf`` fallback, for the readers that have a converter in
    :mod:`bioharness.plugins.bionlp.hub` (only when the ``datasets`` package is installed and
    ``HF_HUB_OFFLINE`` is not set);
-3. otherwise one error line naming the files looked for, where, and why the hub was not used.
+3. otherwise one error line naming the files looked for, every place searched, the command
+   that fetches them, and why the hub was not used.
 
 Prompts: ``prompt.template`` is a :meth:`str.format` template over the example's inputs
 plus the fields a kind adds (``options_text`` for mcqa, ...). Few-shot examples, when
@@ -23,16 +24,13 @@ space and its answer (:meth:`BionlpKind.shot_answer`), joined by
 """
 from __future__ import annotations
 
-import os
 import string
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from bioharness import DataError, Request, UsageError, get_reader
+from bioharness import DataError, Request, UsageError, data_root, find_data_file, get_reader, places_searched
 
 from .. import hub
-
-ENV_DATA = "BIOHARNESS_DATA"
 
 
 def _type_name(types) -> str:
@@ -162,21 +160,19 @@ class BionlpKind:
         """The examples of ``split``: from the data directory, else the hub fallback."""
         self.validate(spec)
         reader = self._reader(spec)
-        if data_dir is None and os.environ.get(ENV_DATA):
-            data_dir = Path(os.environ[ENV_DATA])
         options = dict(spec.data.get("options") or {})
         listed = spec.listed_files(split)
         if listed:
             files = spec.data_files(data_dir, split)
-        elif getattr(reader, "splits", ()) and data_dir is not None:
-            files = [Path(data_dir) / f for f in reader.default_files(split, **options)]
+        elif getattr(reader, "splits", ()):
+            files = [find_data_file(f, data_dir) for f in reader.default_files(split, **options)]
         else:
             files = []
         found = bool(files) and len(files) >= len(listed) and all(f.exists() for f in files)
         # a split other than the task's own (few-shot) has no hub fallback: its reader names
         # a missing file itself
         if not getattr(reader, "needs_files", True) or found or (files and split != spec.split):
-            root = data_dir if data_dir is not None and all(_under(f, data_dir) for f in files) else spec.path.parent
+            root = data_root(files, data_dir) or spec.path.parent
             examples = reader.read(files, split, self.name, root=root, **options)
         else:
             problem = hub.unavailable(spec) if split == spec.split else "hub fallbacks serve the task's own split only"
@@ -188,15 +184,10 @@ class BionlpKind:
         return examples
 
     def _missing_message(self, spec, data_dir, split, listed, files, problem):
-        if len(files) == len(listed):
-            missing = [name for name, f in zip(listed, files) if not f.exists()] or listed
-        else:
-            missing = listed or [str(f) for f in files if not f.exists()]
-        if data_dir is None and not files:
-            where = "no data directory given (set --data-dir or BIOHARNESS_DATA)"
-        else:
-            where = f"looked for {', '.join(map(str, missing))} under {data_dir}"
-        return f"task {spec.name} ({split}): data not found: {where}; {problem}"
+        names = [n for n, f in zip(listed, files) if not f.exists()] if len(files) == len(listed) else listed
+        names = names or [str(f) for f in files if not f.exists()]
+        return (f"task {spec.name} ({split}): data not found: looked for {', '.join(map(str, names))} in "
+                f"{places_searched(data_dir, spec.path.parent if spec.path else None)}; {problem}")
 
     # -- 3. prompts and requests -----------------------------------------------------
 
@@ -261,14 +252,6 @@ def _check_types(path, prefix, values, known, what):
         types = known[name][0]
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in _as_tuple(types)):
             raise DataError(path, f"{prefix}.{name}", f"expected {_type_name(types)}, got {type(value).__name__}")
-
-
-def _under(path, folder) -> bool:
-    try:
-        Path(path).relative_to(folder)
-        return True
-    except ValueError:
-        return False
 
 
 def output_error(output) -> str | None:

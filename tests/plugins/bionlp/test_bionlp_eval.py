@@ -141,9 +141,9 @@ def _plugin_with_tasks(tmp_path, spec_text):
 
 
 def _medqa_variant():
-    import bioharness.plugins.bionlp as bionlp
+    from importlib.resources import files
 
-    return (Path(bionlp.__file__).parent / "tasks" / "medqa.yaml").read_text().replace("name: medqa", "name: medqa_variant")
+    return (Path(str(files("bioharness.tasks"))) / "medqa.yaml").read_text().replace("name: medqa", "name: medqa_variant")
 
 
 def test_a_typo_in_a_task_yaml_key_names_file_and_key(tmp_path):
@@ -179,8 +179,9 @@ def test_tasks_lists_every_builtin_task_with_its_data(data_dir):
     result = bioharness("tasks", "--data-dir", data_dir, "--json")
     assert result.returncode == 0, result.stderr
     every = json.loads(result.stdout)
-    assert all(r["data"] == "local" for r in every)  # the lmeval plugin's suite reads the same files
-    rows = {r["name"]: r for r in every if r["plugin"] == "bioharness.plugins.bionlp"}
+    assert all(r["data"] == "data dir" for r in every)  # the openmedllm suite reads the same files
+    assert len(every) == 24 and {r["plugin"] for r in every} == {"bioharness.plugins.bionlp"}
+    rows = {r["name"]: r for r in every if not r["name"].startswith("openmedllm_")}
     assert len(rows) == 15
     assert {r["kind"] for r in rows.values()} == {"mcqa", "ner", "re", "summarization"}
     assert rows["pubmedqa"]["metrics"][:2] == ["accuracy", "macro_f1"]

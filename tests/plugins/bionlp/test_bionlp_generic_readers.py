@@ -362,7 +362,7 @@ def test_yaml_only_tasks_over_own_files_evaluate_on_the_tiny_model(files, tmp_pa
     runner = CliRunner()
     listed = runner.invoke(build_cli(manager), ["tasks", "--json"], obj=manager, catch_exceptions=False)
     status = {t["name"]: t["data"] for t in json.loads(listed.output)}
-    assert all(status[name] == "local" for name in TASKS)
+    assert all(status[name] == "beside the spec" for name in TASKS)
     out = tmp_path / "runs"
     result = runner.invoke(build_cli(manager), ["eval", "--model", f"hf:{tiny_llama_dir}", "--tasks", ",".join(TASKS),
                                                 "--out", str(out), "--bootstrap", "100"], obj=manager,
@@ -408,7 +408,7 @@ def test_dataset_reader_reads_the_files_the_spec_lists(tmp_path, data_dir):
 
     catalog = TaskCatalog(manager.hooks)
     spec = catalog.specs["my_genes"]
-    assert data_status(spec, tmp_path / "data") == "local"
+    assert data_status(spec, tmp_path / "data") == "data dir"
     examples = catalog.kind("ner").load(spec, tmp_path / "data", "test")
     assert [(e.inputs["text"], e.meta["source"]) for e in examples] == [("BRCA1 binds", "mycorpus/test.tsv:1"),
                                                                         ("p53", "mycorpus/test.tsv:4")]

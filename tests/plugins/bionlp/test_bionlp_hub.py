@@ -84,22 +84,25 @@ def test_hub_fallback_through_load_with_a_stand_in_datasets_module(specs, data_d
 
 def test_missing_data_is_one_line_naming_files_and_the_hub(specs, tmp_path, monkeypatch):
     monkeypatch.delenv("BIOHARNESS_DATA", raising=False)
+    cache = tmp_path / "cache"  # nothing fetched: the data directory, then this cache, then the spec's folder
+    monkeypatch.setenv("BIOHARNESS_CACHE", str(cache))
     kind = McqaKind()
     with pytest.raises(UsageError) as err:
         kind.load(specs["pubmedqa"], tmp_path, "test")
     message = str(err.value)
     assert "\n" not in message
     assert message == (f"task pubmedqa (test): data not found: looked for pubmedqa/ori_pqal.json, "
-                       f"pubmedqa/test_ground_truth.json under {tmp_path}; no hub fallback for this task")
+                       f"pubmedqa/test_ground_truth.json in the data directory {tmp_path}, the cache {cache / 'data'}, "
+                       f"the task's folder {specs['pubmedqa'].path.parent}; no hub fallback for this task")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(UsageError, match=r"looked for medqa_usmle_4opt/phrases_no_exclude_test\.jsonl under .*; "
+    with pytest.raises(UsageError, match=r"looked for medqa_usmle_4opt/phrases_no_exclude_test\.jsonl in the data directory .*; "
                                          r"hub fallback GBaker/MedQA-USMLE-4-options not tried: HF_HUB_OFFLINE is set"):
         kind.load(specs["medqa"], tmp_path, "test")
     monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.setitem(sys.modules, "datasets", None)  # not installed
     with pytest.raises(UsageError, match=r"hub fallback openlifescienceai/medmcqa needs the 'datasets' package"):
         kind.load(specs["medmcqa"], tmp_path, "dev")
-    with pytest.raises(UsageError, match=r"no data directory given \(set --data-dir or BIOHARNESS_DATA\)"):
+    with pytest.raises(UsageError, match=r"no data directory given: set --data-dir or BIOHARNESS_DATA\)"):
         kind.load(specs["pubmedqa"], None, "test")
 
 
