@@ -95,7 +95,21 @@ def wait_option(f):
 
 def data_dir_option(f):
     return click.option("--data-dir", type=click.Path(file_okay=False, exists=True), envvar="BIOHARNESS_DATA",
-                        help="Folder with the original BioNLP data files (default: $BIOHARNESS_DATA).")(f)
+                        help="Folder with the original BioNLP data files, searched before the cache of fetched "
+                             "datasets (default: $BIOHARNESS_DATA).")(f)
+
+
+def no_fetch_option(f):
+    return click.option("--no-fetch", is_flag=True, help="Never fetch missing datasets (also BIOHARNESS_OFFLINE=1): "
+                        "a task whose data is not found fails with one line naming where it looked.")(f)
+
+
+def fetch_task_data(specs, data_dir, no_fetch):
+    """The ``prepare_data`` stage: fetch what ``specs`` read and no data root has, one line per
+    dataset (the first use); with fetching off, a missing dataset is one line naming its command."""
+    hooks = get_manager().hooks
+    if "prepare_data" in hooks.stages:
+        hooks.stage("prepare_data")(specs=specs, data_dir=data_dir, fetch=not no_fetch, say=_say)
 
 
 @cli.command("eval")
@@ -120,9 +134,10 @@ def data_dir_option(f):
               "spend retrying 429/5xx/timeouts before it counts as failed.")
 @wait_option
 @data_dir_option
+@no_fetch_option
 @plugins_option
 def eval_command(model, tasks, limit, sample, seed, batch_size, dtype, device, base_url, model_args, judge, judge_args,
-                 out, resamples, max_retry_time, wait, data_dir):
+                 out, resamples, max_retry_time, wait, data_dir, no_fetch):
     """Evaluate a model on BioNLP tasks; writes samples.jsonl and metrics.json per task.
 
     A killed evaluation resumes from the samples already written.
@@ -131,10 +146,15 @@ def eval_command(model, tasks, limit, sample, seed, batch_size, dtype, device, b
 
     from rich.console import Console
 
+    from bioharness import TaskCatalog
+
     options = {"batch_size": batch_size, "dtype": dtype, "device": device, "base_url": base_url,
                "max_retry_time": max_retry_time, **parse_model_args(model_args)}
+    catalog = TaskCatalog(get_manager().hooks)
+    plain = ",".join(p for p in tasks.split(",") if p.strip() and ":" not in p)  # prefix:name: another harness's
+    fetch_task_data(catalog.select(plain) if plain else [], data_dir, no_fetch)
     get_manager().hooks.stage("eval")(
-        model=model, tasks=tasks, out=out, data_dir=data_dir, limit=limit, seed=seed, sample=sample, judge=judge,
+        model=model, tasks=tasks, catalog=catalog, out=out, data_dir=data_dir, limit=limit, seed=seed, sample=sample, judge=judge,
         judge_options=parse_model_args(judge_args, "--judge-args"), bootstrap_resamples=resamples, wait=wait, backend_options={k: v for k, v in options.items() if v is not None},
         console=Console(stderr=True), title=f"{model}  ({Path(out) / 'eval'})")
 
@@ -171,50 +191,56 @@ from bioharness.cli.decontaminate import decontaminate_command  # noqa: E402  (n
 cli.add_command(decontaminate_command)
 
 
+
 @cli.command("tasks")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @data_dir_option
 @plugins_option
 def tasks_command(as_json, data_dir):
-    """List the tasks by category, with where their data is found."""
-    from pathlib import Path
-
+    """List the tasks by category, with where their data is found (data dir, cache, ...)."""
     from bioharness.taskspec import CATEGORIES, TaskCatalog
 
-    catalog = TaskCatalog(get_manager().hooks)
+    hooks = get_manager().hooks
+    catalog = TaskCatalog(hooks)
+    specs = list(catalog.specs.values())
+    fetchable = (hooks.stage("prepare_data")(specs=specs, data_dir=data_dir, check_only=True)
+                 if "prepare_data" in hooks.stages else {})
     rows = []
-    for spec in catalog.specs.values():
+    for spec in specs:
         rows.append({"name": spec.name, "category": spec.category, "kind": spec.kind, "version": spec.version,
                      "metrics": list(spec.metrics), "description": spec.description, "plugin": spec.plugin,
-                     "data": data_status(spec, Path(data_dir) if data_dir else None)})
+                     "data": data_status(spec, data_dir, fetchable.get(spec.name))})
     if as_json:
         echo_json(rows)
         return
+    width = max(len(r["name"]) for r in rows) + 2
     for category in CATEGORIES:
         selected = [r for r in rows if r["category"] == category]
         if not selected:
             continue
         click.echo(f"{category}:")
         for r in selected:
-            click.echo(f"  {r['name']:<16} {r['kind']:<14} {r['metrics'][0]:<12} {r['data']}")
+            click.echo(f"  {r['name']:<{width}} {r['kind']:<14} {r['metrics'][0]:<12} {r['data']}")
 
 
-def data_status(spec, data_dir) -> str:
-    """``local`` when every listed data file is found (under ``data_dir`` or beside the spec),
-    ``hub (<id>)`` when only the spec's hub fallback can serve it, ``no files listed`` when
-    the reader alone knows, else ``missing`` with what was looked for."""
+def data_status(spec, data_dir, fetchable=()) -> str:
+    """Where a task's listed files are found (``data dir``, ``cache``, ``beside the spec``, joined
+    with + when they are spread); else ``missing`` with the command that fetches them (the
+    datasets ``fetchable`` names: fetched on first use, before the hub is tried); else
+    ``hub (<id>)`` when the spec's hub fallback serves it."""
+    from bioharness import found_in
+
     listed, files = spec.listed_files(), spec.data_files(data_dir)
-    if listed and len(files) == len(listed) and all(f.exists() for f in files):
-        return "local"
+    if listed and all(f.exists() for f in files):
+        return " + ".join(sorted({found_in(f, data_dir) for f in files}))
     hub = spec.data.get("hf")
+    if fetchable:
+        return f"missing (bioharness data fetch {' '.join(fetchable)}" + (f"; else hub {hub.get('path')})" if hub else ")")
     if hub:
         return f"hub ({hub.get('path')})"
     if not listed:  # a hub reader, or a dataset reader's own layout
         return f"no files listed (reader {spec.data['reader']})"
-    if data_dir is None and not files:
-        return "missing (no data directory: set --data-dir or BIOHARNESS_DATA)"
-    missing = [str(f) for f in files if not f.exists()] or listed
-    return f"missing ({', '.join(map(str, missing))})"
+    return f"missing ({', '.join(n for n, f in zip(listed, files) if not f.exists())}; no dataset manifest lists it)"
 
 
 @cli.command("plugins")
@@ -343,11 +369,23 @@ def build_cli(manager):
     if len(hooks.trainers):
         cli.add_command(_plugin_stage("train", hooks.trainers, "trainer",
                                       "Tune a base model on instructions; writes a PEFT adapter."))
-    from bioharness.cli.run import run_command
+    from bioharness.cli.run import DEFAULT, run_command
 
     cli.add_command(run_command, "run")
+    before = set(cli.commands)
     hooks.register_commands(cli)
+    for name in set(cli.commands) - before:  # a plugin's commands take --plugins like the built-in ones
+        _accept_plugins_option(cli.commands[name])
+    # what `bioharness data fetch default` names: the default run's tasks
+    cli.context_settings["default_map"] = {"data": {"fetch": {"default_tasks": ",".join(DEFAULT["tasks"])}}}
     return cli
+
+
+def _accept_plugins_option(command):
+    if not any(PLUGINS_OPTION in p.opts for p in command.params):
+        plugins_option(command)
+    for sub in getattr(command, "commands", {}).values():
+        _accept_plugins_option(sub)
 
 
 class Terminated(BaseException):

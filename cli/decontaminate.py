@@ -1,7 +1,7 @@
 """``bioharness decontaminate``: drop (or flag) instructions that overlap the tasks' test and dev data."""
 import click
 
-from bioharness.cli import data_dir_option, get_manager, plugins_option
+from bioharness.cli import data_dir_option, fetch_task_data, get_manager, no_fetch_option, plugins_option
 
 
 @click.command("decontaminate")
@@ -16,15 +16,17 @@ from bioharness.cli import data_dir_option, get_manager, plugins_option
 @click.option("--report", "report_path", type=click.Path(dir_okay=False),
               help="Where to write the report [default: decontamination.json beside --out].")
 @data_dir_option
+@no_fetch_option
 @plugins_option
-def decontaminate_command(instructions, tasks, n, contamination, out, report_path, data_dir):
+def decontaminate_command(instructions, tasks, n, contamination, out, report_path, data_dir, no_fetch):
     """Check INSTRUCTIONS (JSON or JSONL) against the test and dev data of the tasks: an
     instruction sharing an N-gram (lowercased, punctuation deleted) with an example overlaps it."""
     from pathlib import Path
 
-    from bioharness import atomic_write_json, read_instructions, write_instructions
+    from bioharness import TaskCatalog, atomic_write_json, read_instructions, write_instructions
 
     records = read_instructions(instructions)
+    fetch_task_data(TaskCatalog(get_manager().hooks).select(tasks), data_dir, no_fetch)
     kept, report = get_manager().hooks.stage("decontaminate")(
         instructions=records, tasks=[tasks], n=n, mode=contamination, data_dir=Path(data_dir) if data_dir else None)
     report["source"] = str(instructions)

@@ -243,6 +243,13 @@ class Experiment:
 
     # -- the stages --------------------------------------------------------------------
 
+    def fetch_data(self, no_fetch=False):
+        """The datasets the run's tasks read, fetched now if no data root has them (decontamination
+        reads them before any evaluation), one line per dataset."""
+        from bioharness.cli import fetch_task_data
+
+        fetch_task_data(self.specs, self.data_dir, no_fetch)
+
     def run(self):
         sources = {}
         if self.config.get("instructions"):
@@ -356,19 +363,22 @@ def _run_options(f):
 def _command():
     import click
 
-    from bioharness.cli import data_dir_option, get_manager, plugins_option
+    from bioharness.cli import data_dir_option, get_manager, no_fetch_option, plugins_option
 
     @click.command("run")
     @click.argument("config", required=False, type=click.Path(dir_okay=False, exists=True))
     @_run_options
     @data_dir_option
+    @no_fetch_option
     @plugins_option
-    def run_command(config, data_dir, **flags):
+    def run_command(config, data_dir, no_fetch, **flags):
         """Run the BioInstruct experiment: generate -> decontaminate -> train -> eval -> compare -> report.
 
-        Without CONFIG, the built-in default (examples/runs/default.yaml): offline, embedded
-        model, a slice of one QA, one IE and one GEN task. Flags override the config. Every
-        stage is skipped when up to date and resumes when killed: run the same command again.
+        Without CONFIG, the built-in default (examples/runs/default.yaml): the embedded model
+        (nothing from the hub), a slice of one QA, one IE and one GEN task. Datasets not found in
+        --data-dir or the cache are fetched first from their pinned sources (--no-fetch: never).
+        Flags override the config. Every stage is skipped when up to date and resumes when
+        killed: run the same command again.
         """
         from rich.console import Console
 
@@ -376,6 +386,7 @@ def _command():
 
         cfg = load_config(config, overrides=flags)
         experiment = Experiment(get_manager(), cfg, path=config, console=Console(stderr=True), data_dir=data_dir)
+        experiment.fetch_data(no_fetch)
         with run_lock(experiment.out):  # one `run` per run folder; a second one is refused naming the first
             summary = experiment.run()
         click.echo(f"report: {summary['report']}")

@@ -36,6 +36,7 @@ DEFAULT_PLUGINS = (
     "bioharness.plugins.openai",
     "bioharness.plugins.lora",
     "bioharness.plugins.bionlp",
+    "bioharness.plugins.datasets",
     "bioharness.plugins.selfinstruct",
     "bioharness.plugins.report",
     "bioharness.plugins.lmeval",

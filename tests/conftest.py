@@ -7,6 +7,9 @@ import pytest
 from tinymodels import build_tiny_llama
 
 REPO = Path(__file__).resolve().parents[1]
+# Nothing in the tests fetches data from its real source: a test that fetches names a mirror on
+# loopback (tests/dataserver.py) and turns this off for its own commands.
+os.environ["BIOHARNESS_OFFLINE"] = "1"
 
 
 def _data_dir():
