@@ -45,7 +45,7 @@ def test_both_example_plugins_load_through_their_entry_points(site, data_dir):
     tasks = {t["name"]: t for t in json.loads(result.stdout)}
     assert tasks["medqa_cot"]["plugin"] == "medqa_cot" and tasks["medqa_cot"]["kind"] == "mcqa"
     assert tasks["clinical_abbrev"]["plugin"] == "abbrev" and tasks["clinical_abbrev"]["kind"] == "abbreviation"
-    assert len([t for t in tasks.values() if t["plugin"] != "bioharness.plugins.lmeval"]) == 17  # 15 built in + 2
+    assert len(tasks) == 26  # 24 built in + 2
 
 
 @pytest.fixture(scope="module")
@@ -143,11 +143,11 @@ def test_generic_format_example_runs_installed_and_from_its_path(name, tmp_path_
     assert plugins[entry]["hooks"] == ["task_dirs"]
     # no data directory: the data ships beside the YAML
     tasks = _tasks(site)
-    assert tasks[task]["plugin"] == entry and tasks[task]["data"] == "local"
+    assert tasks[task]["plugin"] == entry and tasks[task]["data"] == "beside the spec"
     # the same plugin from its path, not installed
     init = EXAMPLES / name / f"bioharness_{entry}" / "__init__.py"
     from_path = _tasks(tmp_path, "--plugins", init)
-    assert from_path[task]["data"] == "local" and from_path[task]["kind"] == tasks[task]["kind"]
+    assert from_path[task]["data"] == "beside the spec" and from_path[task]["kind"] == tasks[task]["kind"]
     out = tmp_path / "runs"
     result = bioharness(site, "eval", "--model", f"hf:{tiny_llama_dir}", "--tasks", task, "--limit", 10, "--out", out,
                         "--bootstrap", 100)
@@ -157,6 +157,12 @@ def test_generic_format_example_runs_installed_and_from_its_path(name, tmp_path_
     metrics = json.loads((folder / "metrics.json").read_text())
     assert len(rows) == min(10, total) and metrics["n"] == len(rows) and metrics["headline"] == headline
     if name == "conll_ner_plugin":
+        # the full corpus is a manifest, installed with the package: listed, not shipped, fetched on first use
+        listed = [r for r in json.loads(bioharness(site, "data", "list", "--json").stdout) if r["dataset"] == "jnlpba"]
+        assert [(r["path"], r["bytes"], r["found"]) for r in listed] == [("jnlpba/test.tsv", 996475, None),
+                                                                          ("jnlpba/devel.tsv", 464143, None)]
+        assert all(r["url"].startswith("https://raw.githubusercontent.com/cambridgeltl/") for r in listed)
+        assert tasks["jnlpba"]["data"] == "missing (bioharness data fetch jnlpba)"
         # all 10 sentences, 21 gold mentions of 5 types; the shot is a dev sentence, in 'type: mention' lines
         assert sum(len(r["reference"]) for r in rows) == 21
         assert {f"f1_strict_{t}" for t in ("protein", "DNA", "RNA", "cell_line", "cell_type")} <= set(metrics["metrics"])
