@@ -231,11 +231,11 @@ def data_status(spec, data_dir, fetchable=()) -> str:
     from bioharness import found_in
 
     listed, files = spec.listed_files(), spec.data_files(data_dir)
+    hub = spec.data.get("hf")
+    if fetchable:  # a manifest's file is missing (a folder may be there, partly)
+        return f"missing (bioharness data fetch {' '.join(fetchable)}" + (f"; else hub {hub.get('path')})" if hub else ")")
     if listed and all(f.exists() for f in files):
         return " + ".join(sorted({found_in(f, data_dir) for f in files}))
-    hub = spec.data.get("hf")
-    if fetchable:
-        return f"missing (bioharness data fetch {' '.join(fetchable)}" + (f"; else hub {hub.get('path')})" if hub else ")")
     if hub:
         return f"hub ({hub.get('path')})"
     if not listed:  # a hub reader, or a dataset reader's own layout

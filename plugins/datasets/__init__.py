@@ -40,10 +40,10 @@ def prepare_data(hooks, *, specs, data_dir=None, fetch=True, mirror=None, accept
     catalog = DataCatalog(hooks)
     needed = missing_data(specs, catalog, data_dir)
     if not needed or check_only:
-        return {s.name: [d.name for d in catalog.covering(missing_files(s, data_dir))] for s in specs}
+        return {s.name: [d.name for d in catalog.covering(missing_files(s, catalog, data_dir))] for s in specs}
     if not fetch or offline():
         for spec in specs:
-            names = missing_files(spec, data_dir)
+            names = missing_files(spec, catalog, data_dir)
             datasets = catalog.covering(names)
             if datasets and not _hub_usable(spec):
                 why = "--no-fetch" if not fetch else f"{ENV_OFFLINE} is set"

@@ -225,10 +225,19 @@ def verify(root, datasets) -> dict:
     return report
 
 
-def missing_files(spec, data_dir=None) -> list:
-    """The names ``spec`` lists (any split) that no data root, nor the spec's folder, has."""
+def missing_files(spec, catalog, data_dir=None) -> list:
+    """The names ``spec`` lists (any split) that no data root, nor the spec's folder, has; a
+    folder counts as found only with every file a manifest lists in it (a fetch that was
+    killed while extracting an archive leaves a partial folder)."""
     beside = spec.path.parent if spec.path is not None else None
-    return [n for n in spec_files(spec) if not find_data_file(n, data_dir, beside).exists()]
+    missing = []
+    for name in spec_files(spec):
+        found = find_data_file(name, data_dir, beside)
+        root = found.parents[len(Path(name).parts) - 1]
+        inside = [f for d in catalog.covering([name]) for f in d.covering([name]) if f.path != name]
+        if not found.exists() or (found.is_dir() and not all((root / f.path).is_file() for f in inside)):
+            missing.append(name)
+    return missing
 
 
 def spec_files(spec) -> list:
@@ -241,6 +250,6 @@ def missing_data(specs, catalog, data_dir=None) -> dict:
     found nowhere (fetching one fetches all its missing files: the few-shot split's too)."""
     out = {}
     for spec in specs:
-        for dataset in catalog.covering(missing_files(spec, data_dir)):
+        for dataset in catalog.covering(missing_files(spec, catalog, data_dir)):
             out[dataset.name] = dataset
     return out
