@@ -35,4 +35,6 @@ from bioharness.models import (  # noqa: E402
 )
 # stages (the runner, and the workers plugins registered), readers, plugin loading
 from bioharness.stages import MANIFEST as STAGE_MANIFEST, Stage, jsonable, run_stage  # noqa: E402
+#: check_stage: a stage folder's outputs against what it recorded (damage_error: the one line to stop on)
+from bioharness.outputs import check_stage, damage_error  # noqa: E402
 from bioharness.manager import get_reader, get_stage, load_plugins  # noqa: E402

@@ -421,12 +421,15 @@ class RunDir:
         self.write_json(self.MANIFEST, manifest)
         return previous
 
-    def finish(self, result=None, complete=True):
-        """Mark the stage complete (with failures: not complete) and record its ``result``."""
+    def finish(self, result=None, complete=True, outputs=None):
+        """Mark the stage complete (with failures: not complete) and record its ``result`` and,
+        when given, the record of its ``outputs`` (:func:`bioharness.outputs.record_outputs`)."""
         manifest = self.manifest
         manifest.update(complete=complete, finished=time.time())
         if result is not None:
             manifest["result"] = result
+        if outputs is not None:
+            manifest["outputs"] = outputs
         self.write_json(self.MANIFEST, manifest)
 
     def is_complete(self, config, inputs=None, hashes=None) -> bool:
