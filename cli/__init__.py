@@ -166,6 +166,47 @@ def _say(text):
     click.echo(text, err=True)
 
 
+@cli.command("verify")
+@click.option("--out", type=click.Path(file_okay=False, exists=True), default="runs", show_default=True,
+              help="The run folder to check.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@plugins_option
+def verify_command(out, as_json):
+    """Check a run folder without running anything: every finished stage's outputs against
+    the size and sha256 it recorded. Names every damaged file, one line each, and the command
+    that repairs it (running it again resumes a log from its last intact line and recomputes
+    the rest). Exit 1 when something is damaged."""
+    from bioharness.outputs import verify_run
+
+    checks = verify_run(out)
+    if not checks:
+        raise UsageError(f"{out}: no stage results found (no stage.json below it)")
+    damaged = [c for c in checks if c.damages]
+    if as_json:
+        echo_json({"out": out, "damaged": sum(len(c.damages) for c in damaged), "stages": [
+            {"folder": str(c.folder), "stage": c.name, "state": c.state, "files": c.files, "command": c.command,
+             "damaged": [{"path": str(d.path), "problem": d.problem, "repair": d.remedy} for d in c.damages]}
+            for c in checks]})
+    else:
+        for check in damaged:
+            for damage in check.damages:
+                how = (f"remove {check.folder} and run it again" if check.state == "unreadable" else
+                       f"`{check.command}` repairs it" if check.command else "running the stage again repairs it")
+                click.echo(f"{damage.describe()} [{check.name}: {how}]")
+        counts = {state: sum(c.state == state for c in checks) for state in ("unfinished", "unrecorded")}
+        summary = (f"verify: {len(checks)} stage(s), {sum(c.files for c in checks)} recorded file(s): "
+                   + (f"{sum(len(c.damages) for c in damaged)} damaged in {len(damaged)} stage(s)" if damaged
+                      else "none damaged"))
+        if counts["unfinished"]:
+            summary += f"; {counts['unfinished']} unfinished (the command that started each resumes it)"
+        if counts["unrecorded"]:
+            summary += (f"; {counts['unrecorded']} written before output checksums were kept (checked: present, "
+                        "parses; recorded when they next run)")
+        click.echo(summary)
+    if damaged:
+        click.get_current_context().exit(1)
+
+
 from bioharness.cli.decontaminate import decontaminate_command  # noqa: E402  (needs the helpers above)
 
 cli.add_command(decontaminate_command)

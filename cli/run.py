@@ -236,7 +236,10 @@ class Experiment:
             raise DataError(self.where, key, str(exc)) from None
 
     def say(self, text):
-        (self.console.print if self.console is not None else print)(text)
+        if self.console is None:
+            print(text)
+        else:  # one line each, never wrapped; paths are not markup
+            self.console.print(text, soft_wrap=True, markup=False, highlight=False)
 
     def stage(self, stage, folder):
         return run_stage(self.hooks, stage, self.out / folder, say=self.say, archive=self.archive)
@@ -310,7 +313,8 @@ class Experiment:
 
         return Stage("instructions", "instructions", "bioharness.instructions", None,
                      {"decontaminate": section, "tasks": tasks, "groups": list(self.groups)}, work, sources,
-                     {f"instructions-{g}": f"instructions-{g}.jsonl" for g in self.groups})
+                     {**{f"instructions-{g}": f"instructions-{g}.jsonl" for g in self.groups},
+                      "decontamination": "decontamination.json"})
 
     def _evaluate(self, label, model):
         section = self.config.get("eval") or {}
