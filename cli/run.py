@@ -16,6 +16,7 @@ import yaml
 
 from bioharness.errors import DataError, Incomplete, UsageError
 from bioharness.stages import Stage, run_stage
+from bioharness.textfiles import read_text
 
 DEFAULT_YAML = """\
 # The default experiment of `bioharness run` (offline, embedded model, ~10 min on 2 CPU cores).
@@ -144,7 +145,7 @@ def load_config(path=None, overrides=None):
     where = path or "(default run)"
     if path is not None:
         try:
-            given = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+            given = yaml.safe_load(read_text(path))
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             raise DataError(path, mark.line + 1 if mark else "", f"invalid YAML ({getattr(exc, 'problem', exc)})") from None

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bioharness.errors import DataError, UsageError
+from bioharness.textfiles import read_text
 
 try:
     import fcntl
@@ -62,7 +63,7 @@ def atomic_write_json(path, obj, sort_keys=True):
 def read_json(path):
     path = Path(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(read_text(path))
     except json.JSONDecodeError as exc:
         raise DataError(path, exc.lineno, f"invalid JSON ({exc.msg})") from None
 
@@ -70,7 +71,7 @@ def read_json(path):
 def read_jsonl(path, text=None) -> list:
     """[(line number, value)] for every non-blank line of a JSONL file (or of ``text`` read
     from it); a malformed line is a DataError naming ``file:line``."""
-    text = Path(path).read_text(encoding="utf-8") if text is None else text
+    text = read_text(path) if text is None else text
     items = []
     for line_no, line in enumerate(text.splitlines(), start=1):
         if line.strip():

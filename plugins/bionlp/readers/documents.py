@@ -19,7 +19,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bioharness import DataError, Example
+from bioharness import DataError, Example, open_text, read_text
 
 from .formats import _require_file
 
@@ -63,7 +63,7 @@ def read_pubtator(path: Path, label: str) -> list[Document]:
     path = _require_file(Path(path))
     docs: list[Document] = []
     doc = None
-    with open(path, encoding="utf-8") as fh:
+    with open_text(path) as fh:
         for lineno, line in enumerate(fh, 1):
             line = line.rstrip("\r\n")
             if not line.strip():
@@ -132,7 +132,7 @@ def read_bioc(path: Path, label: str) -> list[Document]:
     ``identifier`` (or ``Identifier``, ``MESH``, ``NCBI Gene``); a relation's concepts are
     its nodes' annotations, or else its two infons other than ``type``/``relation``."""
     path = _require_file(Path(path))
-    raw = path.read_text(encoding="utf-8").lstrip()
+    raw = read_text(path).lstrip()
     if raw.startswith("<"):
         try:
             root = ET.fromstring(raw)

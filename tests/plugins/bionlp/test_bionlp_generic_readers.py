@@ -515,3 +515,63 @@ def test_a_gold_label_outside_the_task_labels_is_one_line(files, tmp_path):
         catalog.kind("re").load(catalog.specs["mini_pubtator"], None, "test")
     assert str(err.value) == (f"{tmp_path / 'tasks' / 'mini_pubtator.yaml'}:options.labels: corpus/docs.pubtator:1 "
                               "has label 'none', not one of ['CID', 'unrelated']")
+
+
+# --------------------------------------------------------------------------- files as they come
+
+def _records_text(fmt):
+    rows = [{"id": "q1", "question": "Which organ makes insulin?", "answer": "pancreas"},
+            {"id": "q2", "question": "Where is vitamin D made?", "answer": "skin"}]
+    if fmt == "jsonl":
+        return "".join(json.dumps(r) + "\n" for r in rows)
+    if fmt == "json":
+        return json.dumps(rows, indent=2) + "\n"
+    sep = "," if fmt == "csv" else "\t"
+    return "".join(sep.join(r.values()) + "\n" for r in [dict(zip(rows[0], rows[0])), *rows])
+
+
+#: reader -> (file text, kind, options): each read from a file with a byte-order mark and CRLF
+PLAIN_FILES = {
+    "conll": (CONLL_IOB1, "ner", {"separator": "whitespace", "scheme": "iob1"}),
+    "pubtator": (pubtator_text(), "re", {}),
+    "bioc (json)": (bioc_json(), "re", {}),
+    "bioc (xml)": (bioc_xml(), "re", {}),
+    "jsonl": (_records_text("jsonl"), "summarization", {}),
+    "json": (_records_text("json"), "summarization", {}),
+    "csv": (_records_text("csv"), "summarization", {}),
+    "tsv": (_records_text("tsv"), "summarization", {}),
+}
+
+
+@pytest.mark.parametrize("reader", PLAIN_FILES)
+def test_every_text_reader_reads_a_byte_order_mark_and_crlf_line_ends(reader, tmp_path):
+    from windows_text import as_windows
+
+    text, kind, options = PLAIN_FILES[reader]
+    name = reader.split()[0]
+    (tmp_path / "plain").write_text(text, encoding="utf-8", newline="\n")
+    plain = get_reader(name).read([tmp_path / "plain"], "test", kind, root=tmp_path, **options)
+    assert plain
+    encodings = ["utf-8", "utf-16"] if name in ("csv", "tsv") else ["utf-8"]  # Excel: "CSV UTF-8", "Unicode text"
+    for encoding in encodings:
+        (tmp_path / "plain").write_bytes(as_windows(text, encoding))
+        got = get_reader(name).read([tmp_path / "plain"], "test", kind, root=tmp_path, **options)
+        assert [e.to_dict() for e in got] == [e.to_dict() for e in plain], encoding
+
+
+def test_the_dataset_formats_read_a_byte_order_mark_and_crlf_line_ends(tmp_path):
+    """The two formats only shipped datasets use (MEDIQA's id||text, DDI's XML)."""
+    from windows_text import as_windows
+
+    from bioharness.plugins.bionlp.readers.formats import iter_pipe_pairs, read_ddi_xml
+
+    pairs = "q1||What causes gout?\nq2||Is aspirin safe in pregnancy?\n"
+    ddi = ('<?xml version="1.0" encoding="UTF-8"?>\n<document id="d1">\n<sentence id="d1.s0" text="Aspirin and '
+           'warfarin interact.">\n<entity id="d1.s0.e0" charOffset="0-6" type="drug" text="Aspirin"/>\n'
+           '<entity id="d1.s0.e1" charOffset="12-19" type="drug" text="warfarin"/>\n'
+           '<pair id="d1.s0.p0" e1="d1.s0.e0" e2="d1.s0.e1" ddi="true" type="effect"/>\n</sentence>\n</document>\n')
+    for text, read in ((pairs, lambda p: list(iter_pipe_pairs(p))), (ddi, read_ddi_xml)):
+        (tmp_path / "f").write_text(text, encoding="utf-8", newline="\n")
+        plain = read(tmp_path / "f")
+        (tmp_path / "f").write_bytes(as_windows(text))
+        assert read(tmp_path / "f") == plain and plain
