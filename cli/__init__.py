@@ -213,18 +213,32 @@ cli.add_command(decontaminate_command)
 
 
 @cli.command("tasks")
+@click.argument("selector", metavar="[NAME]", required=False)
+@click.option("--examples", "n_examples", type=click.IntRange(min=1), metavar="N",
+              help="Show the first N examples of task NAME as its reader made them, and the prompt of the first as "
+                   "the model is asked it.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @data_dir_option
 @plugins_option
-def tasks_command(as_json, data_dir):
-    """List the tasks by category, with where their data is found."""
+def tasks_command(selector, n_examples, as_json, data_dir):
+    """List the tasks by category, with where their data is found (NAME: a task, a
+    category or a group). With --examples N: what the reader made of task NAME's files."""
     from pathlib import Path
 
     from bioharness.taskspec import CATEGORIES, TaskCatalog
 
     catalog = TaskCatalog(get_manager().hooks)
+    if n_examples is not None:
+        if selector not in catalog.specs:
+            raise UsageError(f"--examples shows one task: `bioharness tasks NAME --examples {n_examples}`"
+                             + (f" ({selector!r} is not a task name)" if selector else ""))
+        from bioharness.cli.examples import show_examples
+
+        show_examples(catalog, catalog.specs[selector], Path(data_dir) if data_dir else None, n_examples, as_json)
+        return
+    chosen = {spec.name for spec in catalog.select(selector)} if selector else set(catalog.specs)
     rows = []
-    for spec in catalog.specs.values():
+    for spec in [s for s in catalog.specs.values() if s.name in chosen]:
         rows.append({"name": spec.name, "category": spec.category, "kind": spec.kind, "version": spec.version,
                      "metrics": list(spec.metrics), "description": spec.description, "plugin": spec.plugin,
                      "data": data_status(spec, Path(data_dir) if data_dir else None)})

@@ -575,3 +575,76 @@ def test_the_dataset_formats_read_a_byte_order_mark_and_crlf_line_ends(tmp_path)
         plain = read(tmp_path / "f")
         (tmp_path / "f").write_bytes(as_windows(text))
         assert read(tmp_path / "f") == plain and plain
+
+
+# --------------------------------------------------------------------------- BioRED-style files
+
+def readme_block(marker):
+    """The fenced block of the README whose first line is ``marker`` (without that line)."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    start = text.index(marker + "\n")
+    start = text.index("\n", start) + 1
+    return text[start:text.index("```", start)]
+
+
+@pytest.fixture
+def biored_plugin(tmp_path):
+    """The README's BioRED-style example as a YAML-only plugin."""
+    tasks = tmp_path / "tasks"
+    (tasks / "biored_mini").mkdir(parents=True)
+    (tasks / "biored_mini" / "test.pubtator").write_text(
+        readme_block("# biored_mini/test.pubtator   (columns separated by one TAB)"))
+    (tasks / "biored_mini.yaml").write_text(readme_block("# biored_mini.yaml"))
+    plugin = tmp_path / "biored_plugin.py"
+    plugin.write_text("from pathlib import Path\nfrom bioharness import hookimpl\n\n\n@hookimpl\ndef task_dirs():\n"
+                      f"    return [Path({str(tasks)!r})]\n")
+    return tasks, plugin
+
+
+def test_a_biored_style_file_novelty_into_meta_and_mentions_of_no_concept_make_no_pair(biored_plugin):
+    tasks, _ = biored_plugin
+    path = tasks / "biored_mini" / "test.pubtator"
+    options = {"pairs": [["ChemicalEntity", "DiseaseOrPhenotypicFeature"]],
+               "relations": ["Positive_Correlation", "Negative_Correlation", "Association"]}
+    examples = get_reader("pubtator").read([path], "test", "re", **options)
+    assert [(e.id, e.reference, e.meta.get("novelty")) for e in examples] == [
+        ("90000001|D014635|D022124", "Positive_Correlation", "Novel"), ("90000001|D014635|D003221",
+                                                                        "Positive_Correlation", "No"),
+        ("90000001|D014635|D012640", "none", None), ("90000001|D000641|D022124", "none", None),
+        ("90000001|D000641|D003221", "none", None), ("90000001|D000641|D012640", "none", None),
+        ("90000001|D000077287|D022124", "none", None), ("90000001|D000077287|D003221", "none", None),
+        ("90000001|D000077287|D012640", "Negative_Correlation", "No"),
+        ("90000002|D019821|D063806", "Positive_Correlation", "Novel"), ("90000002|D017035|D063806", "none", None)]
+    # "statin intolerance" (id -) is a mention of no concept: in no pair, never marked
+    assert all("statin intolerance[/E" not in e.inputs["text_marked"] for e in examples)
+    # the mentions are still mentions for NER, with no ids
+    ner = get_reader("pubtator").read([path], "test", "ner")
+    assert [(m["text"], m["ids"]) for m in ner[1].reference if m["type"] != "ChemicalEntity"][-2:] == [
+        ("Creatine kinase", ()), ("statin intolerance", ())]
+    # further columns get names of their own; relation_columns renames them
+    path.write_text(path.read_text().replace("D022124\tNovel", "D022124\tNovel\tcurator-2"))
+    named = get_reader("pubtator").read([path], "test", "re", relation_columns=["is_new"], **options)
+    assert dict(named[0].meta) == {"document": "90000001", "source": f"{path}:1", "is_new": "Novel",
+                                   "column_6": "curator-2"}
+
+
+def test_tasks_examples_shows_what_the_reader_made_and_the_prompt(biored_plugin, capsys):
+    _, plugin = biored_plugin
+    assert main(["tasks", "biored_mini", "--examples", "2", "--json", "--plugins", str(plugin)]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["task"], shown["examples_in_split"], len(shown["examples"])) == ("biored_mini", 11, 2)
+    first = shown["examples"][0]
+    assert first["reference"] == "Positive_Correlation" and first["meta"]["novelty"] == "Novel"
+    (request,) = shown["prompt"]["requests"]
+    assert request["type"] == "Request" and request["prompt"].endswith(
+        "Abstract: " + first["inputs"]["text_marked"] + "\nAnswer:")
+    assert main(["tasks", "biored_mini", "--examples", "1", "--plugins", str(plugin)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "biored_mini: 11 examples in split 'test' (reader pubtator, kind re); the first 1:"
+    assert "prompt of 90000001|D014635|D022124 (1 request(s)):" in out
+    assert out[out.index("  prompt (wrapped in the model's chat template when it has one):") + 1].startswith(
+        "    In the abstract below, the chemical is marked [E1]...[/E1]")
+    assert main(["tasks", "--examples", "1"]) == 2
+    assert capsys.readouterr().err.strip() == "Error: --examples shows one task: `bioharness tasks NAME --examples 1`"
