@@ -177,6 +177,14 @@ def load_config(path=None, overrides=None):
     return config
 
 
+def _records_in(path) -> int:
+    """Non-blank lines of a JSON-lines file (0 when there is none)."""
+    if not path or not Path(path).is_file():
+        return 0
+    with open(path, "rb") as fh:
+        return sum(1 for line in fh if line.strip())
+
+
 def _listed(value):
     return [p.strip() for p in (value.split(",") if isinstance(value, str) else value) if p.strip()]
 
@@ -252,8 +260,14 @@ class Experiment:
         if self.config.get("instructions"):
             sources["instructions"] = self.config["instructions"]
         elif self.generate is not None:
-            outputs = self.stage(self.generate, "generate")["outputs"]
+            generated = self.stage(self.generate, "generate")
+            outputs = generated["outputs"]
             sources = {k: outputs[k] for k in ("seeds", "instructions") if k in outputs}
+            if generated.get("complete") is False:  # short of the target: what was kept is used, nothing failed
+                counts = {k: _records_in(sources.get(k)) for k in ("instructions", "seeds")}
+                self.say(f"generate: stopped short ({generated.get('stopped') or 'see its stats'}); the run goes on "
+                         f"with the {counts['instructions']} generated instruction(s) kept and the {counts['seeds']} "
+                         "seed(s)")
         prepared = self.stage(self._instructions_stage(sources), "instructions")
         adapters = {}
         for group, stage in self.trains.items():

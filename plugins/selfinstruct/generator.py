@@ -316,11 +316,11 @@ class SelfInstructGenerator:
         if stats["complete"]:
             run.finish(result)
             return result
-        message = (f"selfinstruct: stopped at {stats['instructions']}/{target} instructions: {stopped} "
-                   f"(see {run / STATS}). Run the same command again to continue.")
         if failed_waves >= MAX_FAILED_WAVES:
-            raise EndpointFailing(message, result)
-        self._say(f"[yellow]{message}[/yellow]")
+            raise EndpointFailing(f"selfinstruct: stopped at {stats['instructions']}/{target} instructions: {stopped} "
+                                  f"(see {run / STATS}). Run the same command again to continue.", result)
+        self._say(f"selfinstruct: stopped at {stats['instructions']}/{target} instructions: {stopped}; "
+                  f"{_what_was_kept(stats, run / INSTRUCTIONS)} (see {run / STATS})")
         return result
 
     def _plan(self, seeds, index) -> Plan:
@@ -403,12 +403,30 @@ class SelfInstructGenerator:
         return self._console
 
     def _say(self, text):
-        self._get_console().print(text, highlight=False)
+        """One line, unwrapped, in yellow; the text is not markup (paths may hold brackets)."""
+        self._get_console().print(text, style="yellow", highlight=False, markup=False, soft_wrap=True)
 
     def _progress(self, target, done, totals):
         if not self._show_progress:
             return _NoProgress()
         return _ProgressBar(self._get_console(), target, done, totals)
+
+
+def _what_was_kept(stats, path) -> str:
+    """What the answers gave, and what of it was kept: the teacher's output in one phrase."""
+    def by_reason(counts):
+        return ", ".join(f"{reason} {n}" for reason, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    answers, empty = stats["responses"]["ok"], stats["responses"]["without_candidates"]
+    parts = [f"{answers} answer(s) gave {stats['parsed']} well-formed candidate(s)"
+             + (f" ({empty} answer(s) held none)" if empty else "")]
+    if stats["malformed"]:
+        parts.append(f"{sum(stats['malformed'].values())} malformed block(s) dropped ({by_reason(stats['malformed'])})")
+    if stats["rejected"]:
+        parts.append(f"{sum(stats['rejected'].values())} rejected ({by_reason(stats['rejected'])})")
+    if stats["responses"]["failed"]:
+        parts.append(f"{stats['responses']['failed']} request(s) failed")
+    return "; ".join(parts) + f"; {stats['instructions']} instruction(s) kept in {path}"
 
 
 class _NoProgress:
