@@ -213,11 +213,17 @@ class SelfInstructGenerator:
         source = Path(config.import_path)
         digest = sha256_file(source)
         previous = run.read_json(IMPORT) if (run / IMPORT).exists() else None
+        generated = []  # what generation added after an import: kept when the import is written again
         if len(instructions):
-            if previous and previous.get("sha256") == digest and previous.get("dedup") == config.dedup:
+            if not (previous and previous.get("sha256") == digest and previous.get("dedup") == config.dedup):
+                raise UsageError(f"{run / INSTRUCTIONS} already holds {len(instructions)} instructions; import "
+                                 f"{source} into a new --out")
+            imported = sum(1 for r in instructions.records if "imported_from" in (r.get("provenance") or {}))
+            if imported >= previous.get("written", 0):
                 return instructions, previous  # already imported (a resumed or repeated command)
-            raise UsageError(f"{run / INSTRUCTIONS} already holds {len(instructions)} instructions; import "
-                             f"{source} into a new --out")
+            # imported instructions are gone (a damaged file cut back to its intact lines): import again
+            generated = [Instruction.from_dict(r) for r in instructions.records
+                         if "imported_from" not in (r.get("provenance") or {})]
         items = read_instructions(source)
         kept, rejected = [], Counter()
         novelty = self._novelty([s.instruction for s in seeds]) if config.dedup else None
@@ -234,9 +240,9 @@ class SelfInstructGenerator:
         # import.json first: a kill before instructions.jsonl exists just imports again.
         run.write_json(IMPORT, summary)
         instructions.close()
-        write_instructions(instructions.path, kept)
+        write_instructions(instructions.path, kept + generated)
         instructions = run.jsonl(INSTRUCTIONS, key="id")
-        for record in instructions.records:
+        for record in instructions.records[: len(kept)]:
             if on_record:
                 on_record(record)
         return instructions, summary
