@@ -421,6 +421,11 @@ def test_a_damaged_eval_is_named_by_verify_and_repaired_by_the_same_command(fini
         f"{kept} of 6 lines intact, then a torn line) "
         f"[eval hf__tiny-llama0/pubmedqa: {command}]"]
     assert said[-1] == "verify: 6 stage(s), 11 recorded file(s): 4 damaged in 4 stage(s)"
+    assert as_typed(monkeypatch, "verify", "--out", out, "--json") == 1
+    listed = json.loads(capsys.readouterr().out)
+    assert listed["damaged"] == 4 and sorted(s["state"] for s in listed["stages"]) == ["damaged"] * 4 + ["intact"] * 2
+    assert {d["path"]: d["repair"] for s in listed["stages"] for d in s["damaged"]}[str(cut)] == \
+        f"resuming after its last intact line ({kept})"
 
     # compare will not compare numbers nobody measured: one line, nothing archived or started
     line = one_line_error(capsys, ["compare", "--out", out, "--bootstrap", "200"])
