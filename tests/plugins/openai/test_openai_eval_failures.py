@@ -150,8 +150,8 @@ def test_a_hung_endpoint_opens_the_breaker_and_the_rerun_against_a_healthy_one_c
     out = tmp_path / "runs"
     with FaultProxy(origin(server.url), {"-": ["hang"] * 1000}, hang_seconds=120) as proxy:
         start = time.monotonic()
-        code = run_eval(server, proxy.url + "/v1", out, data_dir, "--model-args", f"timeout={timeout:g},backoff_base=0.1",
-                        "--limit", limit)
+        code = run_eval(server, proxy.url + "/v1", out, data_dir, "--limit", limit,
+                        "--model-args", f"timeout={timeout:g},backoff_base=0.1")
         elapsed = time.monotonic() - start
         err = capsys.readouterr().err
         sent = len(proxy.attempts)
