@@ -186,23 +186,79 @@ def _say(text):
     click.echo(text, err=True)
 
 
+@cli.command("verify")
+@click.option("--out", type=click.Path(file_okay=False, exists=True), default="runs", show_default=True,
+              help="The run folder to check.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@plugins_option
+def verify_command(out, as_json):
+    """Check a run folder without running anything: every finished stage's outputs against
+    the size and sha256 it recorded. Names every damaged file, one line each, and the command
+    that repairs it (running it again resumes a log from its last intact line and recomputes
+    the rest). Exit 1 when something is damaged."""
+    from bioharness.outputs import verify_run
+
+    checks = verify_run(out)
+    if not checks:
+        raise UsageError(f"{out}: no stage results found (no stage.json below it)")
+    damaged = [c for c in checks if c.damages]
+    if as_json:
+        echo_json({"out": out, "damaged": sum(len(c.damages) for c in damaged), "stages": [
+            {"folder": str(c.folder), "stage": c.name, "state": c.state, "files": c.files, "command": c.command,
+             "damaged": [{"path": str(d.path), "problem": d.problem, "repair": d.remedy} for d in c.damages]}
+            for c in checks]})
+    else:
+        for check in damaged:
+            for damage in check.damages:
+                how = (f"remove {check.folder} and run it again" if check.state == "unreadable" else
+                       f"`{check.command}` repairs it" if check.command else "running the stage again repairs it")
+                click.echo(f"{damage.describe()} [{check.name}: {how}]")
+        counts = {state: sum(c.state == state for c in checks) for state in ("unfinished", "unrecorded")}
+        summary = (f"verify: {len(checks)} stage(s), {sum(c.files for c in checks)} recorded file(s): "
+                   + (f"{sum(len(c.damages) for c in damaged)} damaged in {len(damaged)} stage(s)" if damaged
+                      else "none damaged"))
+        if counts["unfinished"]:
+            summary += f"; {counts['unfinished']} unfinished (the command that started each resumes it)"
+        if counts["unrecorded"]:
+            summary += (f"; {counts['unrecorded']} written before output checksums were kept (checked: present, "
+                        "parses; recorded when they next run)")
+        click.echo(summary)
+    if damaged:
+        click.get_current_context().exit(1)
+
+
 from bioharness.cli.decontaminate import decontaminate_command  # noqa: E402  (needs the helpers above)
 
 cli.add_command(decontaminate_command)
 
 
-
 @cli.command("tasks")
+@click.argument("selector", metavar="[NAME]", required=False)
+@click.option("--examples", "n_examples", type=click.IntRange(min=1), metavar="N",
+              help="Show the first N examples of task NAME as its reader made them, and the prompt of the first as "
+                   "the model is asked it.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @data_dir_option
 @plugins_option
-def tasks_command(as_json, data_dir):
-    """List the tasks by category, with where their data is found (data dir, cache, ...)."""
+def tasks_command(selector, n_examples, as_json, data_dir):
+    """List the tasks by category, with where their data is found (data dir, cache, ...; NAME: a
+    task, a category or a group). With --examples N: what the reader made of task NAME's files."""
+    from pathlib import Path
+
     from bioharness.taskspec import CATEGORIES, TaskCatalog
 
     hooks = get_manager().hooks
     catalog = TaskCatalog(hooks)
-    specs = list(catalog.specs.values())
+    if n_examples is not None:
+        if selector not in catalog.specs:
+            raise UsageError(f"--examples shows one task: `bioharness tasks NAME --examples {n_examples}`"
+                             + (f" ({selector!r} is not a task name)" if selector else ""))
+        from bioharness.cli.examples import show_examples
+
+        show_examples(catalog, catalog.specs[selector], Path(data_dir) if data_dir else None, n_examples, as_json)
+        return
+    chosen = {spec.name for spec in catalog.select(selector)} if selector else set(catalog.specs)
+    specs = [s for s in catalog.specs.values() if s.name in chosen]
     fetchable = (hooks.stage("prepare_data")(specs=specs, data_dir=data_dir, check_only=True)
                  if "prepare_data" in hooks.stages else {})
     rows = []

@@ -16,6 +16,7 @@ import yaml
 
 from bioharness.errors import DataError, Incomplete, UsageError
 from bioharness.stages import Stage, run_stage
+from bioharness.textfiles import read_text
 
 DEFAULT_YAML = """\
 # The default experiment of `bioharness run` (offline, embedded model, ~10 min on 2 CPU cores).
@@ -144,7 +145,7 @@ def load_config(path=None, overrides=None):
     where = path or "(default run)"
     if path is not None:
         try:
-            given = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+            given = yaml.safe_load(read_text(path))
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             raise DataError(path, mark.line + 1 if mark else "", f"invalid YAML ({getattr(exc, 'problem', exc)})") from None
@@ -174,6 +175,14 @@ def load_config(path=None, overrides=None):
                 raise DataError(where, f"{section}.{key}", f"unknown key (expected one of: {', '.join(rules)})")
             _check(where, f"{section}.{key}", value, rules[key])
     return config
+
+
+def _records_in(path) -> int:
+    """Non-blank lines of a JSON-lines file (0 when there is none)."""
+    if not path or not Path(path).is_file():
+        return 0
+    with open(path, "rb") as fh:
+        return sum(1 for line in fh if line.strip())
 
 
 def _listed(value):
@@ -236,7 +245,10 @@ class Experiment:
             raise DataError(self.where, key, str(exc)) from None
 
     def say(self, text):
-        (self.console.print if self.console is not None else print)(text)
+        if self.console is None:
+            print(text)
+        else:  # one line each, never wrapped; paths are not markup
+            self.console.print(text, soft_wrap=True, markup=False, highlight=False)
 
     def stage(self, stage, folder):
         return run_stage(self.hooks, stage, self.out / folder, say=self.say, archive=self.archive)
@@ -255,8 +267,14 @@ class Experiment:
         if self.config.get("instructions"):
             sources["instructions"] = self.config["instructions"]
         elif self.generate is not None:
-            outputs = self.stage(self.generate, "generate")["outputs"]
+            generated = self.stage(self.generate, "generate")
+            outputs = generated["outputs"]
             sources = {k: outputs[k] for k in ("seeds", "instructions") if k in outputs}
+            if generated.get("complete") is False:  # short of the target: what was kept is used, nothing failed
+                counts = {k: _records_in(sources.get(k)) for k in ("instructions", "seeds")}
+                self.say(f"generate: stopped short ({generated.get('stopped') or 'see its stats'}); the run goes on "
+                         f"with the {counts['instructions']} generated instruction(s) kept and the {counts['seeds']} "
+                         "seed(s)")
         prepared = self.stage(self._instructions_stage(sources), "instructions")
         adapters = {}
         for group, stage in self.trains.items():
@@ -317,7 +335,8 @@ class Experiment:
 
         return Stage("instructions", "instructions", "bioharness.instructions", None,
                      {"decontaminate": section, "tasks": tasks, "groups": list(self.groups)}, work, sources,
-                     {f"instructions-{g}": f"instructions-{g}.jsonl" for g in self.groups})
+                     {**{f"instructions-{g}": f"instructions-{g}.jsonl" for g in self.groups},
+                      "decontamination": "decontamination.json"})
 
     def _evaluate(self, label, model):
         section = self.config.get("eval") or {}

@@ -31,6 +31,8 @@ from bioharness.store import (  # noqa: E402  (the run store)
     JsonlLog, RunDir, atomic_write_bytes, atomic_write_json, atomic_write_text, file_lock, read_json, read_jsonl, run_lock,
     sha256_file,
 )
+#: open_text / read_text: a user's text file as it comes (a byte-order mark, CRLF line ends)
+from bioharness.textfiles import open_text, read_text  # noqa: E402
 from bioharness.instructions import instructions_digest, read_instructions, write_instructions  # noqa: E402
 from bioharness.modelspec import ModelSpec, bool_option, model_name, parse_model_args, parse_model_spec  # noqa: E402
 #: resolve_model: the one place resolving a spec, its adapter and dtype; get_backend builds one
@@ -39,4 +41,6 @@ from bioharness.models import (  # noqa: E402
 )
 # stages (the runner, and the workers plugins registered), readers, plugin loading
 from bioharness.stages import MANIFEST as STAGE_MANIFEST, Stage, jsonable, run_stage  # noqa: E402
+#: check_stage: a stage folder's outputs against what it recorded (damage_error: the one line to stop on)
+from bioharness.outputs import check_stage, damage_error  # noqa: E402
 from bioharness.manager import get_reader, get_stage, load_plugins  # noqa: E402

@@ -15,6 +15,7 @@ from pathlib import Path
 from bioharness.errors import DataError
 from bioharness.records import CATEGORIES, Instruction
 from bioharness.store import atomic_write_text, read_jsonl, sha256_json
+from bioharness.textfiles import read_text
 
 REQUIRED = ("instruction", "input", "output")
 KNOWN = (*REQUIRED, "id", "category", "provenance")
@@ -24,7 +25,7 @@ def read_instructions(path) -> list[Instruction]:
     """Every instruction in ``path`` (JSON array or JSONL), in file order."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     except FileNotFoundError:
         raise DataError(path, None, "no such file") from None
     except IsADirectoryError:
@@ -32,8 +33,6 @@ def read_instructions(path) -> list[Instruction]:
     except UnicodeDecodeError as exc:
         line = path.read_bytes()[: exc.start].count(b"\n") + 1
         raise DataError(path, line, "not UTF-8 text") from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
     if not text.strip():
         raise DataError(path, None, "empty file: no instructions")
     if text.lstrip().startswith("["):

@@ -113,7 +113,10 @@ OnRecord = Callable[[Mapping[str, Any]], None]
 @runtime_checkable
 class Generator(Protocol):
     """Built by its factory from the command's options; writes ``instructions.jsonl`` (and
-    its stats) into ``out_dir`` until the target count, resuming what is there."""
+    its stats) into ``out_dir`` until the target count, resuming what is there. Its result
+    says ``complete: false`` and why it ``stopped`` when it ended short of the target (a
+    request budget spent, answers that held nothing usable): ``bioharness run`` goes on with
+    what was kept and says so."""
 
     def run(self, out_dir: Path, on_record: OnRecord | None = None) -> Mapping[str, Any]: ...
 

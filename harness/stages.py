@@ -5,7 +5,9 @@ A :class:`Stage` is one piece of work by one plugin: its name, version and optio
 or folders it reads (``inputs``) and what it writes (``outputs``: artifact -> path in its
 folder). Its key hashes the plugin, version, options and the *content* of every input (an
 adapter re-trained in place is a new input); ``<folder>/stage.json`` keeps it. Same key and
-complete: "up to date"; same key, unfinished: the worker resumes; another key: refused, unless
+complete: "up to date", once every output it recorded still has its recorded size and sha256
+(:mod:`bioharness.outputs`; a damaged one is repaired: the stage runs again, resuming a log from
+its last intact line); same key, unfinished: the worker resumes; another key: refused, unless
 the old run is complete and ``archive`` is given (``bioharness run``: moved there, rerun).
 """
 import json
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bioharness.errors import UsageError
+from bioharness.outputs import check_outputs, record_outputs, repair
 from bioharness.store import RunDir
 
 MANIFEST = "stage.json"
@@ -56,9 +59,16 @@ def run_stage(hooks, stage, run_dir, say=print, archive=None):
     inputs = {k: Path(v) for k, v in stage.inputs.items() if v is not None}
     hashes = run.input_hashes(inputs)
     previous = run.manifest
+    repairing = False
     if run.is_complete(stage.config, hashes=hashes):
-        say(f"{stage.name}: up to date")
-        return previous.get("result", {})
+        damages = check_outputs(run.path, previous, stage.outputs)
+        if not damages:
+            say(f"{stage.name}: up to date")
+            return previous.get("result", {})
+        for damage in damages:  # one line each, then the stage runs again over what is intact
+            say(f"{stage.name}: {damage.describe()}; {damage.remedy}")
+        repair(damages)
+        repairing = True
     if previous.get("key") not in (None, run.stage_key(stage.config, hashes=hashes)):
         changed = _changed(previous, stage.config, hashes)
         if not previous.get("complete") or archive is None:
@@ -71,7 +81,7 @@ def run_stage(hooks, stage, run_dir, say=print, archive=None):
         shutil.move(str(run.path), str(target))
         say(f"{stage.name}: {changed} changed; rerunning (the previous result is kept in {target})")
         run = RunDir(run_dir, manifest=MANIFEST)
-    elif previous:
+    elif previous and not repairing:
         say(f"{stage.name}: resuming")
     run.start(stage.name, stage.config, inputs, hashes)
     hooks.stage_start(stage.kind, run.path, stage.config)
@@ -91,7 +101,7 @@ def run_stage(hooks, stage, run_dir, say=print, archive=None):
     if missing:
         raise UsageError(f"{stage.name}: {stage.plugin} declares {', '.join(missing)} but did not write it")
     result["outputs"] = outputs
-    run.finish(result)
+    run.finish(result, outputs=record_outputs(run.path, outputs))
     hooks.stage_end(stage.kind, run.path, result)
     return result
 

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bioharness.errors import DataError, UsageError
+from bioharness.textfiles import read_text
 
 try:
     import fcntl
@@ -62,7 +63,7 @@ def atomic_write_json(path, obj, sort_keys=True):
 def read_json(path):
     path = Path(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(read_text(path))
     except json.JSONDecodeError as exc:
         raise DataError(path, exc.lineno, f"invalid JSON ({exc.msg})") from None
 
@@ -70,7 +71,7 @@ def read_json(path):
 def read_jsonl(path, text=None) -> list:
     """[(line number, value)] for every non-blank line of a JSONL file (or of ``text`` read
     from it); a malformed line is a DataError naming ``file:line``."""
-    text = Path(path).read_text(encoding="utf-8") if text is None else text
+    text = read_text(path) if text is None else text
     items = []
     for line_no, line in enumerate(text.splitlines(), start=1):
         if line.strip():
@@ -421,12 +422,15 @@ class RunDir:
         self.write_json(self.MANIFEST, manifest)
         return previous
 
-    def finish(self, result=None, complete=True):
-        """Mark the stage complete (with failures: not complete) and record its ``result``."""
+    def finish(self, result=None, complete=True, outputs=None):
+        """Mark the stage complete (with failures: not complete) and record its ``result`` and,
+        when given, the record of its ``outputs`` (:func:`bioharness.outputs.record_outputs`)."""
         manifest = self.manifest
         manifest.update(complete=complete, finished=time.time())
         if result is not None:
             manifest["result"] = result
+        if outputs is not None:
+            manifest["outputs"] = outputs
         self.write_json(self.MANIFEST, manifest)
 
     def is_complete(self, config, inputs=None, hashes=None) -> bool:

@@ -18,6 +18,7 @@ import yaml
 
 from bioharness.datafiles import find_data_file
 from bioharness.errors import DataError, UsageError
+from bioharness.textfiles import read_text
 
 CATEGORIES = ("qa", "ie", "gen")
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
@@ -128,7 +129,7 @@ class TaskSpec:
 def load_spec(path, plugin=None) -> TaskSpec:
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.safe_load(read_text(path))
     except UnicodeDecodeError as exc:
         raise DataError(path, "", f"not UTF-8 text (byte {exc.start}): expected a YAML task spec") from None
     except yaml.YAMLError as exc:

@@ -342,3 +342,154 @@ def test_bad_input_is_one_line_and_writes_nothing(case, bad_inputs, tiny_llama_d
     assert one_line_error(capsys, argv) == f"Error: {expected}"
     assert tree(bad_inputs) == before  # no run folder, no empty task folders, nothing elsewhere
     assert not (bad_inputs / "out").exists()
+
+
+# --- 5. a damaged run folder: named, and repaired by the same command (issue 22) ---------------
+
+TASKS4 = "medqa,pubmedqa,medmcqa,mmlu_medical"
+
+
+def as_typed(monkeypatch, *argv):
+    """``bioharness ARGV`` in this process, with the command line a user would have typed
+    (each stage manifest records it: it is the command that repairs the stage)."""
+    argv = [str(a) for a in argv]
+    monkeypatch.setattr(sys, "argv", ["bioharness", *argv])
+    return main(argv)
+
+
+def files_of(root):
+    """{relative path: (bytes, mtime)} of every file but the stage manifests and locks."""
+    return {str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(root.rglob("*"))
+            if p.is_file() and p.name not in ("stage.json", LOCK_NAME)}
+
+
+@pytest.fixture(scope="module")
+def finished_run(tiny_llama_dir, data_dir, tmp_path_factory):
+    """A finished eval (four tasks), compare and report: copied by each test that damages it."""
+    out = tmp_path_factory.mktemp("finished") / "R"
+    patch = pytest.MonkeyPatch()
+    try:
+        eval_argv = ["eval", "--model", f"hf:{tiny_llama_dir}", "--tasks", TASKS4, "--limit", "6", "--data-dir",
+                     data_dir, "--out", out, "--bootstrap", "200", "--batch-size", "1"]
+        assert as_typed(patch, *eval_argv) == 0
+        assert as_typed(patch, "compare", "--out", out, "--bootstrap", "200") == 0
+        assert as_typed(patch, "report", "--out", out) == 0
+    finally:
+        patch.undo()
+    return out, [str(a) for a in eval_argv]
+
+
+def copy_of(finished_run, tmp_path):
+    import shutil
+
+    out, argv = finished_run
+    shutil.copytree(out, tmp_path / "R")
+    return tmp_path / "R", [str(tmp_path / "R") if a == str(out) else a for a in argv], out
+
+
+def test_a_damaged_eval_is_named_by_verify_and_repaired_by_the_same_command(finished_run, tmp_path, capsys,
+                                                                            monkeypatch):
+    out, eval_argv, original = copy_of(finished_run, tmp_path)
+    evals = out / "eval" / "hf__tiny-llama0"
+    intact = files_of(out)
+    cut = evals / "pubmedqa" / "samples.jsonl"  # an interrupted copy: half its bytes, mid-line
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])
+    (evals / "medqa" / "metrics.json").write_text("garbage{")  # does not parse
+    (evals / "medmcqa" / "metrics.json").unlink()  # deleted
+    edit_line = evals / "mmlu_medical" / "samples.jsonl"  # edited, still valid
+    lines = edit_line.read_text(encoding="utf-8").splitlines(keepends=True)
+    record = json.loads(lines[3])
+    record["values"]["correct"] = 1.0 - record["values"]["correct"]
+    lines[3] = json.dumps(record, ensure_ascii=False) + "\n"
+    edit_line.write_text("".join(lines), encoding="utf-8")
+    damaged = files_of(out)
+    kept = cut.read_bytes().count(b"\n")
+    # the command recorded where the folder was written (a copy names the original's --out)
+    command = "`bioharness " + " ".join(finished_run[1]) + "` repairs it"
+
+    capsys.readouterr()
+    assert as_typed(monkeypatch, "verify", "--out", out) == 1
+    said = capsys.readouterr().out.splitlines()
+    assert files_of(out) == damaged  # verify writes nothing
+    assert said[:-1] == [
+        f"{evals / 'medmcqa' / 'metrics.json'} is missing [eval hf__tiny-llama0/medmcqa: {command}]",
+        f"{evals / 'medqa' / 'metrics.json'} does not parse (invalid JSON at line 1: Expecting value) "
+        f"[eval hf__tiny-llama0/medqa: {command}]",
+        f"{edit_line} was edited at line 4 (lines 1-3 intact; still valid JSON) "
+        f"[eval hf__tiny-llama0/mmlu_medical: {command}]",
+        f"{cut} is cut short ({cut.stat().st_size:,} of {len(intact[str(cut.relative_to(out))][0]):,} bytes; "
+        f"{kept} of 6 lines intact, then a torn line) "
+        f"[eval hf__tiny-llama0/pubmedqa: {command}]"]
+    assert said[-1] == "verify: 6 stage(s), 11 recorded file(s): 4 damaged in 4 stage(s)"
+    assert as_typed(monkeypatch, "verify", "--out", out, "--json") == 1
+    listed = json.loads(capsys.readouterr().out)
+    assert listed["damaged"] == 4 and sorted(s["state"] for s in listed["stages"]) == ["damaged"] * 4 + ["intact"] * 2
+    assert {d["path"]: d["repair"] for s in listed["stages"] for d in s["damaged"]}[str(cut)] == \
+        f"resuming after its last intact line ({kept})"
+
+    # compare will not compare numbers nobody measured: one line, nothing archived or started
+    line = one_line_error(capsys, ["compare", "--out", out, "--bootstrap", "200"])
+    assert line == (f"Error: {evals / 'medmcqa' / 'metrics.json'} is missing, since stage eval hf__tiny-llama0/medmcqa "
+                    f"wrote it: {command}; `bioharness verify --out {out}` lists every damaged file")
+    assert files_of(out) == damaged and not (out / "superseded").exists()
+
+    # the same command: one line per repaired file, the stage run again over what is intact
+    assert as_typed(monkeypatch, *eval_argv) == 0
+    err = capsys.readouterr().err
+    repairs = [line for line in err.splitlines() if line.startswith("eval ")]
+    assert repairs == [
+        f"eval hf__tiny-llama0/medqa: {evals / 'medqa' / 'metrics.json'} does not parse (invalid JSON at line 1: "
+        "Expecting value); recomputing it",
+        f"eval hf__tiny-llama0/pubmedqa: {cut} is cut short ({len(damaged[str(cut.relative_to(out))][0]):,} of "
+        f"{len(intact[str(cut.relative_to(out))][0]):,} bytes; {kept} of 6 lines intact, then a torn line); resuming "
+        f"after its last intact line ({kept})",
+        f"eval hf__tiny-llama0/medmcqa: {evals / 'medmcqa' / 'metrics.json'} is missing; recomputing it",
+        f"eval hf__tiny-llama0/mmlu_medical: {edit_line} was edited at line 4 (lines 1-3 intact; still valid JSON); "
+        "resuming after its last intact line (3)"], err
+    repaired = files_of(out)
+    for name, (data, mtime) in intact.items():
+        if name.endswith("metrics.json") and name.split("/")[-2] in ("medqa", "medmcqa"):  # written anew
+            assert comparable([], json.loads(repaired[name][0])) == comparable([], json.loads(data))
+        elif name.endswith(("pubmedqa/samples.jsonl", "mmlu_medical/samples.jsonl")):
+            assert repaired[name][0] == data  # resumed: exactly the records of the uninterrupted run
+        else:
+            assert repaired[name] == (data, mtime), name  # nothing else rewritten (not even the metrics)
+    assert as_typed(monkeypatch, "verify", "--out", out) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "verify: 6 stage(s), 11 recorded file(s): none damaged"
+
+
+def test_a_damaged_leaderboard_or_report_is_named_and_repaired_by_its_own_command(finished_run, tmp_path, capsys,
+                                                                                  monkeypatch):
+    out, _, original = copy_of(finished_run, tmp_path)
+    intact = files_of(out)
+    board = json.loads((out / "leaderboard.json").read_text())
+    board["baseline"] = "hf:someone-else"
+    (out / "leaderboard.json").write_text(json.dumps(board, indent=2))  # still valid, not what compare wrote
+    (out / "summary.md").unlink()
+    capsys.readouterr()
+    assert as_typed(monkeypatch, "verify", "--out", out) == 1
+    said = capsys.readouterr().out.splitlines()
+    assert [s.split(" [")[0] for s in said[:-1]] == [
+        f"{out / 'leaderboard.json'} was changed since it was written "
+        f"({(out / 'leaderboard.json').stat().st_size:,} bytes, {len(intact['leaderboard.json'][0]):,} written; "
+        "sha256 differs; still valid JSON)",
+        f"{out / 'summary.md'} is missing"]
+    assert said[0].endswith(f"[compare: `bioharness compare --out {original} --bootstrap 200` repairs it]")
+    line = one_line_error(capsys, ["report", "--out", out])  # a changed board is not reported
+    assert line.startswith(f"Error: {out / 'leaderboard.json'} was changed since it was written (")
+    changed = (out / "leaderboard.json").stat().st_size
+    assert as_typed(monkeypatch, "compare", "--out", out, "--bootstrap", "200") == 0
+    assert capsys.readouterr().err.splitlines()[0] == (
+        f"compare: {out / 'leaderboard.json'} was changed since it was written ({changed:,} bytes, "
+        f"{len(intact['leaderboard.json'][0]):,} written; sha256 differs; still valid JSON); recomputing it")
+    assert (out / "leaderboard.json").read_bytes() == intact["leaderboard.json"][0]
+    assert as_typed(monkeypatch, "report", "--out", out) == 0
+    assert f"report: {out / 'summary.md'} is missing; recomputing it" in capsys.readouterr().err
+    repaired = files_of(out)
+    stamp = re.compile(rb"\d{4}-\d\d-\d\d \d\d:\d\d UTC")  # the report stage writes all its reports again
+
+    def written(data):  # ... in this folder, now (the copied ones name the original folder)
+        return stamp.sub(b"", data.replace(str(original).encode(), str(out).encode()))
+
+    assert {k: written(v[0]) for k, v in repaired.items()} == {k: written(v[0]) for k, v in intact.items()}
+    assert all(repaired[k] == v for k, v in intact.items() if k.startswith("eval/"))  # the evaluations untouched

@@ -76,6 +76,27 @@ def test_run_writes_every_artifact(first_run, tiny_llama_dir):
     assert "mean relative gain" in result.output
 
 
+def test_a_generation_short_of_its_target_says_what_was_kept_and_that_the_run_went_on(first_run):
+    """The tiny teacher writes nothing usable in its one request (max_requests: 1): the
+    generate step says what its answers gave and what was kept, and the run goes on with it
+    (issue 22: it said "Run the same command again to continue", which reads as a failure)."""
+    tmp, _, result = first_run
+    run = tmp / "run"
+    kept = len((run / "generate" / "instructions.jsonl").read_text().splitlines())
+    stats = json.loads((run / "generate" / "stats.json").read_text())
+    assert stats["complete"] is False and stats["requested"] == 1
+    assert "same command" not in result.output
+    lines = result.output.splitlines()
+    said = next(line for line in lines if line.startswith("selfinstruct: stopped at "))
+    assert said.startswith(f"selfinstruct: stopped at {kept}/2 instructions: max_requests (1) reached; 1 answer(s) "
+                           f"gave {stats['parsed']} well-formed candidate(s)")
+    assert said.endswith(f"{kept} instruction(s) kept in {run / 'generate' / 'instructions.jsonl'} "
+                         f"(see {run / 'generate' / 'stats.json'})")
+    assert (f"generate: stopped short (max_requests (1) reached); the run goes on with the {kept} generated "
+            "instruction(s) kept and the 80 seed(s)") in lines
+    assert f"report: {run / 'report.html'}" in lines
+
+
 def test_second_run_skips_every_stage(first_run, data_dir):
     tmp, config, _ = first_run
     before = {p: p.stat().st_mtime_ns for p in (tmp / "run").rglob("*") if p.is_file() and p.name != ".bioharness.lock"}
@@ -86,6 +107,30 @@ def test_second_run_skips_every_stage(first_run, data_dir):
         assert f"{name}: up to date" in result.output
     after = {p: p.stat().st_mtime_ns for p in (tmp / "run").rglob("*") if p.is_file() and p.name != ".bioharness.lock"}
     assert after == before  # nothing rewritten
+
+
+def test_a_damaged_adapter_and_instruction_file_are_repaired_by_the_same_run(first_run, data_dir):
+    """Outputs of the generate-side stages: the adapter folder (a file of it changed) is trained
+    again, the instruction file (cut mid-line) written again, both as they were, so that
+    everything downstream is still up to date."""
+    tmp, config, _ = first_run
+    run = tmp / "run"
+    weights = run / "train" / "adapter" / "adapter_model.safetensors"
+    prepared = run / "instructions" / "instructions-all.jsonl"
+    intact = {p: p.read_bytes() for p in (weights, prepared)}
+    damaged = bytearray(intact[weights])
+    damaged[-8] ^= 0xFF
+    weights.write_bytes(bytes(damaged))
+    prepared.write_bytes(intact[prepared][: len(intact[prepared]) // 2])
+    result = invoke("run", str(config), "--data-dir", str(data_dir))
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert f"train: {weights} was changed since it was written (same size; sha256 differs); recomputing adapter/" \
+        in lines
+    assert any(line.startswith(f"instructions: {prepared} is cut short (") for line in lines), result.output
+    assert {p: p.read_bytes() for p in intact} == intact  # the same adapter, bit for bit
+    for name in ("generate", "eval base/pubmedqa", "eval tuned/meqsum", "compare", "report"):
+        assert f"{name}: up to date" in result.output
 
 
 def test_changed_option_reruns_only_downstream(first_run, data_dir):

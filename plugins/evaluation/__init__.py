@@ -63,7 +63,7 @@ def compare_stage(hooks, *, out, baseline=None, models=None, bootstrap=1000, see
     Returns the board (``leaderboard.json``)."""
     from bioharness import Stage, atomic_write_json, jsonable, parse_model_spec, run_stage
 
-    from .compare import compare, gains_table, leaderboard_table, transfer_matrix
+    from .compare import check_evaluations, compare, gains_table, leaderboard_table, transfer_matrix
     from .progress import stdout_console
 
     catalog = catalog or TaskCatalog(hooks)
@@ -78,6 +78,7 @@ def compare_stage(hooks, *, out, baseline=None, models=None, bootstrap=1000, see
             atomic_write_json(board_path, board)
         return {"board": jsonable(board), "outputs": {"leaderboard": str(board_path)}}
 
+    check_evaluations(out)  # before anything is archived or started
     options = {"baseline": baseline, "models": models, "bootstrap": bootstrap, "seed": seed}
     # version 2: every score names its samples.jsonl (a board of before is recomputed, the old one archived)
     stage = Stage("compare", "compare", "bioharness.compare", BOARD_VERSION, options, work, {"eval": Path(out) / "eval"})

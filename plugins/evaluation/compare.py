@@ -8,7 +8,9 @@ recomputed on each bootstrap resample (paired: the same resamples for both model
 import json
 from pathlib import Path
 
-from bioharness import STAGE_MANIFEST, TaskCatalog, UsageError, atomic_write_json, model_name, read_json
+from bioharness import (
+    STAGE_MANIFEST, TaskCatalog, UsageError, atomic_write_json, check_stage, damage_error, model_name, read_json,
+)
 
 from .stats import defined, fmt_incomplete, fmt_metric
 
@@ -34,6 +36,15 @@ def collect_results(out):
     if not found:
         raise UsageError(f"no finished evaluation (metrics.json) under {root}")
     return found
+
+
+def check_evaluations(out):
+    """Stop with one line when an evaluation's output (metrics.json, samples.jsonl) was damaged
+    since its stage wrote it: compared, it would give numbers nobody measured."""
+    for path in sorted((Path(out) / "eval").glob(f"*/*/{STAGE_MANIFEST}")):
+        check = check_stage(path.parent)
+        if check.damages:
+            raise UsageError(damage_error(check, out))
 
 
 def _samples(task_dir):

@@ -7,6 +7,7 @@ they are scored, so a killed run resumes where it stopped. ``metrics.json`` is w
 (atomically) when the task is complete; an undefined metric is ``null`` there.
 """
 import hashlib
+import json
 import random
 import time
 from dataclasses import dataclass, field
@@ -35,6 +36,8 @@ class EvalSettings:
 
 
 SAMPLES = ("random", "stratified", "first")
+#: what a task's stage writes in its folder (recorded, and checked before it is skipped)
+OUTPUTS = {"samples": "samples.jsonl", "metrics": "metrics.json"}
 
 
 def select_examples(examples, limit, seed, sample="random", strata=None):
@@ -198,9 +201,19 @@ class TaskRun:
         if missing:
             result.update(missing=missing, first_error=next(iter(failed.values()), None), unfinished=True)
             (self.dir / "metrics.json").unlink(missing_ok=True)  # only complete tasks have metrics
-        else:
-            self.dir.write_json("metrics.json", result, sort_keys=False)  # headline metric first
+            return result
+        previous = self._previous_metrics()
+        if previous is not None and {**previous, "written": None} == {**result, "written": None}:
+            return previous  # the same numbers (a repaired or resumed log): the file is left as it was
+        self.dir.write_json("metrics.json", result, sort_keys=False)  # headline metric first
         return result
+
+    def _previous_metrics(self):
+        path = self.dir / "metrics.json"
+        try:
+            return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+        except (ValueError, UnicodeDecodeError):
+            return None
 
 
 class IncompleteEvaluation(Incomplete):
@@ -281,8 +294,9 @@ def evaluate(hooks, catalog, model_text, specs, settings, console=None, slug=Non
                             run.samples.close()
 
                     stage = Stage("eval", f"eval {slug}/{run.spec.name}", "bioharness.eval", __version__, run.config,
-                                  work, {"adapter": spec.adapter} if spec.adapter else {})
-                    say = console.print if console is not None else print
+                                  work, {"adapter": spec.adapter} if spec.adapter else {}, OUTPUTS)
+                    say = print if console is None else (  # one line each, never wrapped; paths are not markup
+                        lambda text: console.print(text, soft_wrap=True, markup=False, highlight=False))
                     results.append(run_stage(hooks, stage, run.dir.path, say=say, archive=archive))
         finally:
             for backend in engines.values():

@@ -26,7 +26,7 @@ import json
 import os
 from pathlib import Path
 
-from bioharness import UsageError, find_data_file, places_searched
+from bioharness import UsageError, find_data_file, open_text, places_searched, read_text
 
 MMLU_MEDICAL = ("anatomy", "clinical_knowledge", "college_biology", "college_medicine", "medical_genetics",
                 "professional_medicine")
@@ -43,7 +43,7 @@ GROUPS = {"multimedqa": ("pubmedqa", "medmcqa", "medqa_4options", *(f"mmlu_{s}" 
 
 
 def _jsonl(path):
-    with open(path, encoding="utf-8") as fh:
+    with open_text(path) as fh:
         return [json.loads(line) for line in fh if line.strip()]
 
 
@@ -58,8 +58,8 @@ def _medmcqa(paths):
 
 
 def _pubmedqa(paths):
-    data = json.loads(Path(paths[0]).read_text(encoding="utf-8"))
-    truth = json.loads(Path(paths[1]).read_text(encoding="utf-8"))
+    data = json.loads(read_text(paths[0]))
+    truth = json.loads(read_text(paths[1]))
     return [{"pubid": pmid, **{k: v for k, v in data[pmid].items() if k in ("QUESTION", "CONTEXTS", "LABELS",
                                                                             "MESHES", "YEAR", "LONG_ANSWER",
                                                                             "final_decision")}}
@@ -68,7 +68,7 @@ def _pubmedqa(paths):
 
 def _mmlu(paths):
     subject = Path(paths[0]).name.rsplit("_", 1)[0]
-    with open(paths[0], encoding="utf-8", newline="") as fh:
+    with open_text(paths[0], newline="") as fh:
         rows = list(csv.reader(fh))
     return [{"question": q, "subject": subject, "choices": [a, b, c, d], "answer": "ABCD".index(ans.strip())}
             for q, a, b, c, d, ans in rows]

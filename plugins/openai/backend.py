@@ -4,6 +4,14 @@ Requests run concurrently (asyncio, at most ``concurrency`` in flight). Each is 
 transient failures (see :mod:`.retry`) and, when it cannot succeed, answered with an error
 record naming the reason: one bad request never costs the rest of a batch.
 
+An endpoint that accepts requests and never answers would cost ``max_retries + 1`` timeouts
+per request. A circuit breaker stops that: after ``breaker_timeouts`` timeouts in a row
+(across all requests, retries included) with no request answered in between, it opens for
+the rest of this backend's life: what is in flight is given up, and every request not yet
+answered fails at once with one reason naming the endpoint (the same command retries them).
+When nothing answers, a call therefore ends after about ``breaker_timeouts`` timeouts (one
+when ``concurrency`` is at least that many), each ``timeout`` seconds plus the backoff.
+
 The API key is read from ``OPENAI_API_KEY`` and nowhere else. It is never an option and
 never part of ``info``, a repr or an error reason (an endpoint's error message that
 quotes it is masked); it lives only in the client's authorization header.
@@ -33,6 +41,10 @@ class NotSupported(Exception):
     """The endpoint cannot do what was asked (no prompt log-probs)."""
 
 
+class _BreakerOpen(Exception):
+    """The breaker opened while an attempt was in flight: it was given up."""
+
+
 def _public_url(url):
     """``url`` without any user:password part."""
     parts = urlsplit(url)
@@ -47,10 +59,11 @@ class OpenAIBackend:
     """A model behind an OpenAI-compatible API."""
 
     OPTIONS = ("base_url", "concurrency", "batch_size", "timeout", "max_retries", "max_retry_time", "backoff_base",
-               "backoff_max", "input_price", "output_price")
+               "backoff_max", "input_price", "output_price", "breaker_timeouts")
 
     def __init__(self, model, *, base_url=None, concurrency=8, timeout=60.0, max_retries=6, max_retry_time=600.0,
-                 backoff_base=1.0, backoff_max=60.0, input_price=None, output_price=None, spec=None):
+                 backoff_base=1.0, backoff_max=60.0, input_price=None, output_price=None, breaker_timeouts=3,
+                 spec=None):
         self.model = model
         self.base_url = (base_url or os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL).rstrip("/")
         key = os.environ.get(ENV_KEY) or None
@@ -64,6 +77,10 @@ class OpenAIBackend:
         self.max_retry_time = _positive_float("max_retry_time", max_retry_time, minimum=0.0)
         self.backoff = Backoff(_positive_float("backoff_base", backoff_base, minimum=0.0),
                                _positive_float("backoff_max", backoff_max, minimum=0.0))
+        self.breaker_timeouts = _positive_int("breaker_timeouts", breaker_timeouts)
+        self._timeouts_in_row = 0
+        self._breaker = None  # once open: the reason every request not yet answered fails with
+        self._open = None  # an asyncio.Event of the running call, set when the breaker opens
         listed = list_price(model)
         if input_price is None and output_price is None and listed:
             input_price, output_price = listed
@@ -82,6 +99,7 @@ class OpenAIBackend:
             "timeout": self.timeout,
             "max_retries": self.max_retries,
             "max_retry_time": self.max_retry_time,
+            "breaker_timeouts": self.breaker_timeouts,
         }
 
     @classmethod
@@ -125,6 +143,9 @@ class OpenAIBackend:
         async def run_all():
             client = self._client()
             semaphore = asyncio.Semaphore(self.concurrency)
+            self._open = asyncio.Event()
+            if self._breaker:
+                self._open.set()
             results = [None] * len(items)
 
             async def one(index, item):
@@ -161,14 +182,19 @@ class OpenAIBackend:
     async def _attempts(self, call):
         """``call()`` until it succeeds or fails for good: (response, None, attempts) or
         (None, Failure, attempts). Retries stop after ``max_retries``, after one retry of a
-        connection that could not be made, or when the next wait would end beyond
-        ``max_retry_time`` seconds after the first attempt began."""
+        connection that could not be made, when the next wait would end beyond
+        ``max_retry_time`` seconds after the first attempt began, or when the breaker opens."""
         attempt = 0
         began = time.monotonic()
         while True:
+            if self._breaker:
+                return None, Failure(self._breaker, False), attempt
             try:
-                response = await asyncio.wait_for(call(), timeout=self.timeout)
+                response = await self._one_attempt(call)
+                self._timeouts_in_row = 0  # an answer: the endpoint is alive
                 return response, None, attempt + 1
+            except _BreakerOpen:
+                return None, Failure(self._breaker, False), attempt + 1
             except asyncio.CancelledError:
                 raise
             except NotSupported:
@@ -176,6 +202,8 @@ class OpenAIBackend:
             except Exception as exc:
                 failure = classify(exc, self.timeout)
             failure = dataclasses.replace(failure, reason=self._mask(failure.reason))
+            if failure.reason.startswith("timeout") and self._count_timeout():
+                return None, Failure(self._breaker, False), attempt + 1
             if not failure.retryable or attempt >= (min(self.max_retries, 1) if failure.fast else self.max_retries):
                 return None, failure, attempt + 1
             delay = self.backoff.delay(attempt, failure.retry_after)
@@ -183,8 +211,36 @@ class OpenAIBackend:
                 return None, Failure(f"{failure.reason} (retry time budget of {self.max_retry_time:g}s spent; "
                                      "raise it with --max-retry-time)", False), attempt + 1
             self.usage.retries += 1
-            await asyncio.sleep(delay)
+            try:  # the wait ends early when the breaker opens
+                await asyncio.wait_for(self._open.wait(), timeout=delay)
+            except (asyncio.TimeoutError, TimeoutError):
+                pass
             attempt += 1
+
+    async def _one_attempt(self, call):
+        """One try of ``call()`` within ``timeout``, given up when the breaker opens meanwhile."""
+        attempt = asyncio.ensure_future(asyncio.wait_for(call(), timeout=self.timeout))
+        opened = asyncio.ensure_future(self._open.wait())
+        try:
+            await asyncio.wait({attempt, opened}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (attempt, opened):
+                if not task.done():
+                    task.cancel()
+            await asyncio.gather(attempt, opened, return_exceptions=True)
+        if not attempt.cancelled():
+            return attempt.result()
+        raise _BreakerOpen()
+
+    def _count_timeout(self) -> bool:
+        """Count a timeout; True when this one opens the breaker (or it is open already)."""
+        self._timeouts_in_row += 1
+        if not self._breaker and self._timeouts_in_row >= self.breaker_timeouts:
+            self._breaker = (f"endpoint not answering: {self.info['base_url']}: {self._timeouts_in_row} requests in a "
+                             f"row timed out ({self.timeout:g}s each) and none was answered, so no more are sent to "
+                             "it in this run (circuit breaker; if it is only slow, raise its timeout=S)")
+            self._open.set()
+        return bool(self._breaker)
 
     def _record_failure(self, failure, attempts):
         self.usage.failed += 1

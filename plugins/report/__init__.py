@@ -41,7 +41,9 @@ def report_stage(hooks, *, out, board, say=print, archive=None):
     def work(run_dir, on_record):
         written = write_reports(out, board, hooks)
         path = next((p for p in written if p.suffix == ".html"), written[0] if written else Path(out))
-        return {"files": [str(p) for p in written], "outputs": {"report": str(path)}}
+        # every file written is an output (recorded, checked before the stage is skipped)
+        outputs = {**{p.name: str(p) for p in written}, "report": str(path)}
+        return {"files": [str(p) for p in written], "outputs": outputs}
 
     stage = Stage("report", "report", "bioharness.report", None, {"reporters": hooks.reporters.names()}, work,
                   {"leaderboard": Path(out) / "leaderboard.json"})
@@ -73,15 +75,20 @@ def register_commands(cli):
         """Write every report (OUT/report.html, OUT/summary.md, ...) from OUT/leaderboard.json,
         recomputed when --baseline is given or when there is none. A stage: up to date when
         neither the leaderboard nor the reporters changed."""
-        from bioharness import get_stage, read_json, run_lock
+        from bioharness import UsageError, check_stage, damage_error, get_stage, read_json, run_lock
 
         def say(text):
             click.echo(text, err=True)
 
         board_path = Path(out) / "leaderboard.json"
         with run_lock(out, wait=wait):  # one writer per run folder
-            board = (read_json(board_path) if board_path.is_file() and not baseline
-                     else get_stage("compare")(out=out, baseline=baseline, say=say, archive=Path(out) / "superseded"))
+            if board_path.is_file() and not baseline:
+                check = check_stage(Path(out) / "compare")
+                if check.damages:  # a board changed since compare wrote it is not reported
+                    raise UsageError(damage_error(check, out))
+                board = read_json(board_path)
+            else:
+                board = get_stage("compare")(out=out, baseline=baseline, say=say, archive=Path(out) / "superseded")
             result = get_stage("report")(out=out, board=board, say=say, archive=Path(out) / "superseded")
         for path in result.get("files", ()):
             click.echo(path)

@@ -213,11 +213,17 @@ class SelfInstructGenerator:
         source = Path(config.import_path)
         digest = sha256_file(source)
         previous = run.read_json(IMPORT) if (run / IMPORT).exists() else None
+        generated = []  # what generation added after an import: kept when the import is written again
         if len(instructions):
-            if previous and previous.get("sha256") == digest and previous.get("dedup") == config.dedup:
+            if not (previous and previous.get("sha256") == digest and previous.get("dedup") == config.dedup):
+                raise UsageError(f"{run / INSTRUCTIONS} already holds {len(instructions)} instructions; import "
+                                 f"{source} into a new --out")
+            imported = sum(1 for r in instructions.records if "imported_from" in (r.get("provenance") or {}))
+            if imported >= previous.get("written", 0):
                 return instructions, previous  # already imported (a resumed or repeated command)
-            raise UsageError(f"{run / INSTRUCTIONS} already holds {len(instructions)} instructions; import "
-                             f"{source} into a new --out")
+            # imported instructions are gone (a damaged file cut back to its intact lines): import again
+            generated = [Instruction.from_dict(r) for r in instructions.records
+                         if "imported_from" not in (r.get("provenance") or {})]
         items = read_instructions(source)
         kept, rejected = [], Counter()
         novelty = self._novelty([s.instruction for s in seeds]) if config.dedup else None
@@ -234,9 +240,9 @@ class SelfInstructGenerator:
         # import.json first: a kill before instructions.jsonl exists just imports again.
         run.write_json(IMPORT, summary)
         instructions.close()
-        write_instructions(instructions.path, kept)
+        write_instructions(instructions.path, kept + generated)
         instructions = run.jsonl(INSTRUCTIONS, key="id")
-        for record in instructions.records:
+        for record in instructions.records[: len(kept)]:
             if on_record:
                 on_record(record)
         return instructions, summary
@@ -316,11 +322,11 @@ class SelfInstructGenerator:
         if stats["complete"]:
             run.finish(result)
             return result
-        message = (f"selfinstruct: stopped at {stats['instructions']}/{target} instructions: {stopped} "
-                   f"(see {run / STATS}). Run the same command again to continue.")
         if failed_waves >= MAX_FAILED_WAVES:
-            raise EndpointFailing(message, result)
-        self._say(f"[yellow]{message}[/yellow]")
+            raise EndpointFailing(f"selfinstruct: stopped at {stats['instructions']}/{target} instructions: {stopped} "
+                                  f"(see {run / STATS}). Run the same command again to continue.", result)
+        self._say(f"selfinstruct: stopped at {stats['instructions']}/{target} instructions: {stopped}; "
+                  f"{_what_was_kept(stats, run / INSTRUCTIONS)} (see {run / STATS})")
         return result
 
     def _plan(self, seeds, index) -> Plan:
@@ -403,12 +409,30 @@ class SelfInstructGenerator:
         return self._console
 
     def _say(self, text):
-        self._get_console().print(text, highlight=False)
+        """One line, unwrapped, in yellow; the text is not markup (paths may hold brackets)."""
+        self._get_console().print(text, style="yellow", highlight=False, markup=False, soft_wrap=True)
 
     def _progress(self, target, done, totals):
         if not self._show_progress:
             return _NoProgress()
         return _ProgressBar(self._get_console(), target, done, totals)
+
+
+def _what_was_kept(stats, path) -> str:
+    """What the answers gave, and what of it was kept: the teacher's output in one phrase."""
+    def by_reason(counts):
+        return ", ".join(f"{reason} {n}" for reason, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    answers, empty = stats["responses"]["ok"], stats["responses"]["without_candidates"]
+    parts = [f"{answers} answer(s) gave {stats['parsed']} well-formed candidate(s)"
+             + (f" ({empty} answer(s) held none)" if empty else "")]
+    if stats["malformed"]:
+        parts.append(f"{sum(stats['malformed'].values())} malformed block(s) dropped ({by_reason(stats['malformed'])})")
+    if stats["rejected"]:
+        parts.append(f"{sum(stats['rejected'].values())} rejected ({by_reason(stats['rejected'])})")
+    if stats["responses"]["failed"]:
+        parts.append(f"{stats['responses']['failed']} request(s) failed")
+    return "; ".join(parts) + f"; {stats['instructions']} instruction(s) kept in {path}"
 
 
 class _NoProgress:

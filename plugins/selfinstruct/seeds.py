@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bioharness import CATEGORIES, DataError, Instruction
+from bioharness import CATEGORIES, DataError, Instruction, read_text
 
 #: The built-in seed pool.
 DEFAULT_SEEDS = Path(__file__).with_name("seeds.jsonl")
@@ -33,7 +33,7 @@ def load_seeds(path: str | Path | None = None) -> list[Instruction]:
     """
     path = Path(path) if path is not None else DEFAULT_SEEDS
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     except FileNotFoundError:
         raise DataError(path, None, "seed file not found") from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -6,9 +6,13 @@ concept ids) and its relations between concept ids. From documents come:
 * NER examples (:func:`mention_examples`): one per document, inputs ``text``, reference
   the mentions ``{text, start, end, type, ids}``;
 * RE examples (:func:`relation_examples`): one per candidate pair of *concepts* (every
-  mention of a concept id counts as that concept; a mention without an id is its own
-  concept, keyed by its lower-cased text) whose types form an allowed pair; the label is
-  the relation type the document states between the two, else the negative label.
+  mention of a concept id counts as that concept; a mention that gives no id is its own
+  concept, keyed by its lower-cased text; a mention whose id says it has none, ``-`` as in
+  BioRED or ``-1`` as in BC5CDR, is a mention of no concept and makes no pair) whose types
+  form an allowed pair; the label is the relation type the document states between the two,
+  else the negative label. What a relation line gives beyond its two ids (BioRED's novelty:
+  ``Novel`` or ``No``) goes into the example's meta under the names ``relation_columns``
+  gives (default ``novelty``).
 """
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bioharness import DataError, Example
+from bioharness import DataError, Example, open_text, read_text
 
 from .formats import _require_file
 
@@ -29,13 +33,20 @@ class Document:
     id: str
     text: str
     source: str
-    mentions: list = field(default_factory=list)  # {start, end, text, type, ids}
-    relations: list = field(default_factory=list)  # (type, id1, id2)
+    mentions: list = field(default_factory=list)  # {start, end, text, type, ids}; ids None: no concept
+    relations: list = field(default_factory=list)  # (type, id1, id2, (what the line gives after id2, ...))
 
 
-def _ids(value) -> list[str]:
-    """Concept ids of one mention: ``|`` / ``,`` / ``;`` separated, ``-1`` and blanks dropped."""
-    return [i.strip() for i in re.split(r"[|,;]", str(value or "")) if i.strip() and i.strip() != "-1"]
+#: a mention's id saying that it has none (BioRED writes ``-``, BC5CDR ``-1``)
+NO_CONCEPT = ("-", "-1")
+
+
+def _ids(value) -> list[str] | None:
+    """Concept ids of one mention: ``|`` / ``,`` / ``;`` separated, blanks dropped; None
+    when the ids say there is no concept (only ``-`` / ``-1``)."""
+    parts = [i.strip() for i in re.split(r"[|,;]", str(value or "")) if i.strip()]
+    ids = [i for i in parts if i not in NO_CONCEPT]
+    return None if parts and not ids else ids
 
 
 def _add_mention(doc: Document, path, where, start: int, end: int, text: str, type_: str, ids) -> None:
@@ -59,11 +70,12 @@ def read_pubtator(path: Path, label: str) -> list[Document]:
     """Documents of a PubTator file: ``PMID|t|title`` and ``PMID|a|abstract`` lines (the
     text is title, a space, abstract: offsets count in it), then mention lines
     ``PMID<TAB>start<TAB>end<TAB>text<TAB>type[<TAB>ids...]`` and relation lines
-    ``PMID<TAB>type<TAB>id1<TAB>id2``; a blank line between documents."""
+    ``PMID<TAB>type<TAB>id1<TAB>id2[<TAB>more...]`` (BioRED adds the novelty); a blank line
+    between documents."""
     path = _require_file(Path(path))
     docs: list[Document] = []
     doc = None
-    with open(path, encoding="utf-8") as fh:
+    with open_text(path) as fh:
         for lineno, line in enumerate(fh, 1):
             line = line.rstrip("\r\n")
             if not line.strip():
@@ -88,11 +100,12 @@ def read_pubtator(path: Path, label: str) -> list[Document]:
             if len(fields) >= 5 and fields[1].isdigit() and fields[2].isdigit():
                 _add_mention(doc, path, lineno, int(fields[1]), int(fields[2]), fields[3], fields[4],
                              fields[5] if len(fields) > 5 else "")
-            elif len(fields) == 4 and not fields[1].isdigit():
-                doc.relations.append((fields[1], fields[2], fields[3]))
+            elif len(fields) >= 4 and not fields[1].isdigit() and fields[2] and fields[3]:
+                doc.relations.append((fields[1], fields[2], fields[3], tuple(fields[4:])))
             else:
                 raise DataError(path, lineno, "expected a mention line (PMID, start, end, text, type[, ids]) or a "
-                                              f"relation line (PMID, type, id1, id2), found {len(fields)} field(s)")
+                                              f"relation line (PMID, type, id1, id2[, more]), found {len(fields)} "
+                                              "field(s)")
     return docs
 
 
@@ -132,7 +145,7 @@ def read_bioc(path: Path, label: str) -> list[Document]:
     ``identifier`` (or ``Identifier``, ``MESH``, ``NCBI Gene``); a relation's concepts are
     its nodes' annotations, or else its two infons other than ``type``/``relation``."""
     path = _require_file(Path(path))
-    raw = path.read_text(encoding="utf-8").lstrip()
+    raw = read_text(path).lstrip()
     if raw.startswith("<"):
         try:
             root = ET.fromstring(raw)
@@ -193,7 +206,7 @@ def _bioc_document(item, path, label) -> Document:
             concepts = [v for k, v in infons.items() if k not in _TYPE_INFONS]
         if len(concepts) != 2 or not type_:
             raise DataError(path, f"{where} relation {r.get('id')}", "expected a type and two concepts")
-        doc.relations.append((type_, concepts[0], concepts[1]))
+        doc.relations.append((type_, concepts[0], concepts[1], ()))
     return doc
 
 
@@ -212,7 +225,7 @@ def mention_examples(docs, keep=None, rename=None) -> list[Example]:
         for m in sorted(doc.mentions, key=lambda m: (m["start"], m["end"])):
             type_ = retype(m["type"], keep, rename)
             if type_ is not None:
-                mentions.append({**m, "type": type_})
+                mentions.append({**m, "type": type_, "ids": m["ids"] or []})
         meta = {"document": doc.id, "source": doc.source}
         if keep is not None:
             meta["entity_types"] = list(keep)
@@ -238,15 +251,17 @@ def _entity(concept: dict) -> dict:
 
 
 def relation_examples(docs, keep=None, rename=None, pairs=None, relations=None, negative="none", directed=False,
-                      negative_ratio=None, seed=13) -> list[Example]:
+                      negative_ratio=None, seed=13, relation_columns=("novelty",)) -> list[Example]:
     """Candidate concept pairs of every document (see the module docstring); with
-    ``negative_ratio``, at most that many negatives per positive, chosen with ``seed``."""
+    ``negative_ratio``, at most that many negatives per positive, chosen with ``seed``.
+    ``relation_columns`` names what relation lines give after the two ids (further columns:
+    ``column_6``, ...); a pair with a stated relation carries them in its meta."""
     out = []
     for doc in docs:
         concepts: dict[tuple, dict] = {}
         for m in sorted(doc.mentions, key=lambda m: (m["start"], m["end"])):
             type_ = retype(m["type"], keep, rename)
-            if type_ is None:
+            if type_ is None or m["ids"] is None:  # a mention of no concept pairs with nothing
                 continue
             for cid in m["ids"] or [m["text"].lower()]:
                 c = concepts.setdefault((type_, cid), {"id": cid, "type": type_, "text": m["text"], "mentions": [],
@@ -254,10 +269,13 @@ def relation_examples(docs, keep=None, rename=None, pairs=None, relations=None, 
                 if m["text"] not in c["mentions"]:
                     c["mentions"].append(m["text"])
                 c["spans"].append((m["start"], m["end"]))
-        stated = {}
-        for type_, a, b in doc.relations:
+        stated, extra = {}, {}
+        for type_, a, b, more in doc.relations:
             if relations is None or type_ in relations:
                 stated[(a, b)] = type_
+                names = list(relation_columns or ()) + [f"column_{i + 5}" for i in range(len(relation_columns or ()),
+                                                                                           len(more))]
+                extra[(a, b)] = dict(zip(names, more))
         types = sorted({t for t, _ in concepts})
         allowed = [tuple(p) for p in pairs] if pairs else [(a, b) for a in types for b in types if a < b]
         ordered = list(concepts.values())
@@ -266,14 +284,15 @@ def relation_examples(docs, keep=None, rename=None, pairs=None, relations=None, 
                 for j, c2 in enumerate(ordered):
                     if c1["type"] != t1 or c2["type"] != t2 or c1 is c2 or (t1 == t2 and j <= i):
                         continue
-                    label = stated.get((c1["id"], c2["id"])) or (None if directed else stated.get((c2["id"], c1["id"])))
+                    key = (c1["id"], c2["id"]) if (c1["id"], c2["id"]) in stated or directed else (c2["id"], c1["id"])
+                    label = stated.get(key)
                     spans = [(s, e, "E1") for s, e in c1["spans"]] + [(s, e, "E2") for s, e in c2["spans"]]
                     out.append(Example(
                         id=f"{doc.id}|{c1['id']}|{c2['id']}",
                         inputs={"text": doc.text, "text_marked": mark(doc.text, spans), "e1": _entity(c1),
                                 "e2": _entity(c2)},
                         reference=label or negative,
-                        meta={"document": doc.id, "source": doc.source},
+                        meta={"document": doc.id, "source": doc.source, **(extra.get(key, {}) if label else {})},
                     ))
     if negative_ratio is None:
         return out

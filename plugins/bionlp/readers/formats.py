@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from bioharness import DataError, MissingDependency, UsageError
+from bioharness import DataError, MissingDependency, UsageError, open_text
 
 from ..spans import TagSequenceError, iob2_spans
 
@@ -63,7 +63,7 @@ def _resolve_split(reader: str, split: str, splits: Sequence[str]) -> str:
 def iter_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
     """``(line number, object)`` for each non-blank line of a JSON Lines file."""
     path = _require_file(Path(path))
-    with open(path, encoding="utf-8") as fh:
+    with open_text(path) as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
@@ -85,7 +85,7 @@ def read_json(path: Path) -> Any:
     """A whole JSON document."""
     path = _require_file(Path(path))
     try:
-        with open(path, encoding="utf-8") as fh:
+        with open_text(path) as fh:
             return json.load(fh)
     except json.JSONDecodeError as exc:
         raise DataError(path, exc.lineno, f"invalid JSON ({exc.msg} at column {exc.colno})") from None
@@ -105,7 +105,7 @@ def iter_csv(
     fields may span lines; the line reported is where the record starts.
     """
     path = _require_file(Path(path))
-    with open(path, encoding="utf-8-sig", newline="") as fh:
+    with open_text(path, newline="") as fh:
         reader = csv.reader(fh, delimiter=delimiter, strict=True)
         columns = None if header is True else list(header)
         start = 1
@@ -129,7 +129,7 @@ def iter_tsv(path: Path, *, header: bool | Sequence[str] = True) -> Iterator[tup
     quote character is ordinary text, as in the ChemProt and GAD files)."""
     path = _require_file(Path(path))
     columns = None if header is True else list(header)
-    with open(path, encoding="utf-8-sig", newline="") as fh:
+    with open_text(path, newline="") as fh:
         for lineno, line in enumerate(fh, 1):
             line = line.rstrip("\r\n")
             if not line.strip():
@@ -233,7 +233,7 @@ def read_conll(path: Path, *, scheme: str = "iob2", token_column: int = 0, tag_c
             sentences.append(Sentence(tuple(tokens), tuple(iob2), lines[0], document))
         tokens.clear(), tags.clear(), lines.clear()
 
-    with open(path, encoding="utf-8") as fh:
+    with open_text(path) as fh:
         for lineno, line in enumerate(fh, 1):
             line = line.rstrip("\r\n")
             if not line.strip():
@@ -374,7 +374,7 @@ def read_xlsx(path: Path, sheet: int = 0) -> list[tuple[int, tuple]]:
 def iter_pipe_pairs(path: Path) -> Iterator[tuple[int, str, str]]:
     """``(line number, id, text)`` for each ``id||text`` line (MEDIQA 2021 text files)."""
     path = _require_file(Path(path))
-    with open(path, encoding="utf-8-sig", newline="") as fh:
+    with open_text(path, newline="") as fh:
         for lineno, line in enumerate(fh, 1):
             line = line.rstrip("\r\n")
             if not line.strip():

@@ -136,6 +136,8 @@ DOCUMENT_OPTIONS = {
     "directed": (bool, "re: a relation holds from its first to its second concept only (default false)"),
     "negative_ratio": ((int, float), "re: keep at most this many negatives per positive, sampled (default: all)"),
     "seed": (int, "re: seed of the negative sampling (default 13)"),
+    "relation_columns": (list, "re: names of what relation lines give after the two ids, into the example's meta "
+                               "(default [novelty], BioRED's Novel/No)"),
 }
 
 
@@ -153,6 +155,8 @@ class DocumentReader(FormatReader):
                 raise ValueError("pairs: expected a list of [type, type] pairs")
         if options.get("negative_ratio", 1) < 0:
             raise ValueError("negative_ratio: must be >= 0")
+        if not all(isinstance(name, str) and name for name in options.get("relation_columns") or ()):
+            raise ValueError("relation_columns: expected a list of names")
 
     def documents(self, path: Path, root: Path | None) -> list[D.Document]:
         raise NotImplementedError

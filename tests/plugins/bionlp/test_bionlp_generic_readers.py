@@ -515,3 +515,138 @@ def test_a_gold_label_outside_the_task_labels_is_one_line(files, tmp_path):
         catalog.kind("re").load(catalog.specs["mini_pubtator"], None, "test")
     assert str(err.value) == (f"{tmp_path / 'tasks' / 'mini_pubtator.yaml'}:options.labels: corpus/docs.pubtator:1 "
                               "has label 'none', not one of ['CID', 'unrelated']")
+
+
+# --------------------------------------------------------------------------- files as they come
+
+def _records_text(fmt):
+    rows = [{"id": "q1", "question": "Which organ makes insulin?", "answer": "pancreas"},
+            {"id": "q2", "question": "Where is vitamin D made?", "answer": "skin"}]
+    if fmt == "jsonl":
+        return "".join(json.dumps(r) + "\n" for r in rows)
+    if fmt == "json":
+        return json.dumps(rows, indent=2) + "\n"
+    sep = "," if fmt == "csv" else "\t"
+    return "".join(sep.join(r.values()) + "\n" for r in [dict(zip(rows[0], rows[0])), *rows])
+
+
+#: reader -> (file text, kind, options): each read from a file with a byte-order mark and CRLF
+PLAIN_FILES = {
+    "conll": (CONLL_IOB1, "ner", {"separator": "whitespace", "scheme": "iob1"}),
+    "pubtator": (pubtator_text(), "re", {}),
+    "bioc (json)": (bioc_json(), "re", {}),
+    "bioc (xml)": (bioc_xml(), "re", {}),
+    "jsonl": (_records_text("jsonl"), "summarization", {}),
+    "json": (_records_text("json"), "summarization", {}),
+    "csv": (_records_text("csv"), "summarization", {}),
+    "tsv": (_records_text("tsv"), "summarization", {}),
+}
+
+
+@pytest.mark.parametrize("reader", PLAIN_FILES)
+def test_every_text_reader_reads_a_byte_order_mark_and_crlf_line_ends(reader, tmp_path):
+    from windows_text import as_windows
+
+    text, kind, options = PLAIN_FILES[reader]
+    name = reader.split()[0]
+    (tmp_path / "plain").write_text(text, encoding="utf-8", newline="\n")
+    plain = get_reader(name).read([tmp_path / "plain"], "test", kind, root=tmp_path, **options)
+    assert plain
+    encodings = ["utf-8", "utf-16"] if name in ("csv", "tsv") else ["utf-8"]  # Excel: "CSV UTF-8", "Unicode text"
+    for encoding in encodings:
+        (tmp_path / "plain").write_bytes(as_windows(text, encoding))
+        got = get_reader(name).read([tmp_path / "plain"], "test", kind, root=tmp_path, **options)
+        assert [e.to_dict() for e in got] == [e.to_dict() for e in plain], encoding
+
+
+def test_the_dataset_formats_read_a_byte_order_mark_and_crlf_line_ends(tmp_path):
+    """The two formats only shipped datasets use (MEDIQA's id||text, DDI's XML)."""
+    from windows_text import as_windows
+
+    from bioharness.plugins.bionlp.readers.formats import iter_pipe_pairs, read_ddi_xml
+
+    pairs = "q1||What causes gout?\nq2||Is aspirin safe in pregnancy?\n"
+    ddi = ('<?xml version="1.0" encoding="UTF-8"?>\n<document id="d1">\n<sentence id="d1.s0" text="Aspirin and '
+           'warfarin interact.">\n<entity id="d1.s0.e0" charOffset="0-6" type="drug" text="Aspirin"/>\n'
+           '<entity id="d1.s0.e1" charOffset="12-19" type="drug" text="warfarin"/>\n'
+           '<pair id="d1.s0.p0" e1="d1.s0.e0" e2="d1.s0.e1" ddi="true" type="effect"/>\n</sentence>\n</document>\n')
+    for text, read in ((pairs, lambda p: list(iter_pipe_pairs(p))), (ddi, read_ddi_xml)):
+        (tmp_path / "f").write_text(text, encoding="utf-8", newline="\n")
+        plain = read(tmp_path / "f")
+        (tmp_path / "f").write_bytes(as_windows(text))
+        assert read(tmp_path / "f") == plain and plain
+
+
+# --------------------------------------------------------------------------- BioRED-style files
+
+def readme_block(marker):
+    """The fenced block of the README whose first line is ``marker`` (without that line)."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    start = text.index(marker + "\n")
+    start = text.index("\n", start) + 1
+    return text[start:text.index("```", start)]
+
+
+@pytest.fixture
+def biored_plugin(tmp_path):
+    """The README's BioRED-style example as a YAML-only plugin."""
+    tasks = tmp_path / "tasks"
+    (tasks / "biored_mini").mkdir(parents=True)
+    (tasks / "biored_mini" / "test.pubtator").write_text(
+        readme_block("# biored_mini/test.pubtator   (columns separated by one TAB)"))
+    (tasks / "biored_mini.yaml").write_text(readme_block("# biored_mini.yaml"))
+    plugin = tmp_path / "biored_plugin.py"
+    plugin.write_text("from pathlib import Path\nfrom bioharness import hookimpl\n\n\n@hookimpl\ndef task_dirs():\n"
+                      f"    return [Path({str(tasks)!r})]\n")
+    return tasks, plugin
+
+
+def test_a_biored_style_file_novelty_into_meta_and_mentions_of_no_concept_make_no_pair(biored_plugin):
+    tasks, _ = biored_plugin
+    path = tasks / "biored_mini" / "test.pubtator"
+    options = {"pairs": [["ChemicalEntity", "DiseaseOrPhenotypicFeature"]],
+               "relations": ["Positive_Correlation", "Negative_Correlation", "Association"]}
+    examples = get_reader("pubtator").read([path], "test", "re", **options)
+    assert [(e.id, e.reference, e.meta.get("novelty")) for e in examples] == [
+        ("90000001|D014635|D022124", "Positive_Correlation", "Novel"), ("90000001|D014635|D003221",
+                                                                        "Positive_Correlation", "No"),
+        ("90000001|D014635|D012640", "none", None), ("90000001|D000641|D022124", "none", None),
+        ("90000001|D000641|D003221", "none", None), ("90000001|D000641|D012640", "none", None),
+        ("90000001|D000077287|D022124", "none", None), ("90000001|D000077287|D003221", "none", None),
+        ("90000001|D000077287|D012640", "Negative_Correlation", "No"),
+        ("90000002|D019821|D063806", "Positive_Correlation", "Novel"), ("90000002|D017035|D063806", "none", None)]
+    # "statin intolerance" (id -) is a mention of no concept: in no pair, never marked
+    assert all("statin intolerance[/E" not in e.inputs["text_marked"] for e in examples)
+    # the mentions are still mentions for NER, with no ids
+    ner = get_reader("pubtator").read([path], "test", "ner")
+    assert [(m["text"], m["ids"]) for m in ner[1].reference if m["type"] != "ChemicalEntity"][-2:] == [
+        ("Creatine kinase", ()), ("statin intolerance", ())]
+    # further columns get names of their own; relation_columns renames them
+    path.write_text(path.read_text().replace("D022124\tNovel", "D022124\tNovel\tcurator-2"))
+    named = get_reader("pubtator").read([path], "test", "re", relation_columns=["is_new"], **options)
+    assert dict(named[0].meta) == {"document": "90000001", "source": f"{path}:1", "is_new": "Novel",
+                                   "column_6": "curator-2"}
+
+
+def test_tasks_examples_shows_what_the_reader_made_and_the_prompt(biored_plugin, capsys):
+    _, plugin = biored_plugin
+    assert main(["tasks", "biored_mini", "--examples", "2", "--json", "--plugins", str(plugin)]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["task"], shown["examples_in_split"], len(shown["examples"])) == ("biored_mini", 11, 2)
+    first = shown["examples"][0]
+    assert first["reference"] == "Positive_Correlation" and first["meta"]["novelty"] == "Novel"
+    (request,) = shown["prompt"]["requests"]
+    assert request["type"] == "Request" and request["prompt"].endswith(
+        "Abstract: " + first["inputs"]["text_marked"] + "\nAnswer:")
+    assert main(["tasks", "biored_mini", "--examples", "1", "--plugins", str(plugin)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "biored_mini: 11 examples in split 'test' (reader pubtator, kind re); the first 1:"
+    assert "prompt of 90000001|D014635|D022124 (1 request(s)):" in out
+    assert out[out.index("  prompt (wrapped in the model's chat template when it has one):") + 1].startswith(
+        "    In the abstract below, the chemical is marked [E1]...[/E1]")
+    assert main(["tasks", "biored_mini", "--plugins", str(plugin)]) == 0  # NAME alone: its row
+    assert capsys.readouterr().out.split() == ["ie:", "biored_mini", "re", "micro_f1", "local"]
+    assert main(["tasks", "--examples", "1"]) == 2
+    assert capsys.readouterr().err.strip() == "Error: --examples shows one task: `bioharness tasks NAME --examples 1`"

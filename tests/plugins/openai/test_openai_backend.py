@@ -5,6 +5,7 @@ import json
 import logging
 import random
 import secrets
+import time
 
 import pytest
 
@@ -306,6 +307,49 @@ def test_unreachable_endpoint_is_a_recorded_failure_per_request(monkeypatch):
     assert all(p.finish_reason == "error" and p.error.startswith("connection error: ConnectionRefusedError") and
                p.error.endswith("(after 2 attempts)") for p in out)
     assert backend.usage.retries == 3 and backend.usage.failed == 3
+
+
+# --- the breaker for an endpoint that accepts and never answers (issue 22) -------------------
+
+
+def test_timeouts_in_a_row_open_the_breaker_and_the_rest_fail_at_once(monkeypatch):
+    """A real server on loopback that reads every request and never answers: 3 timeouts in a
+    row open the breaker; in-flight attempts are given up and nothing more is sent, also in
+    later calls of the same backend. No upstream is needed: nothing is forwarded."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-local")
+    with FaultProxy("http://127.0.0.1:9", {"-": ["hang"] * 100}, hang_seconds=120) as proxy:
+        backend = _factory(parse_model_spec("openai:m"), base_url=proxy.url + "/v1", timeout=1.5, concurrency=2,
+                           backoff_base=0.05)
+        start = time.monotonic()
+        out = backend.generate([Request(id=str(i), prompt="Name an organ.", max_new_tokens=4) for i in range(12)])
+        elapsed = time.monotonic() - start
+        # two in flight: timeouts 1 and 2 at 1.5 s; their retries, 0.05 s later: one is the third timeout at
+        # ~3 s, the other is given up then
+        assert 2.9 <= elapsed < 4.5, elapsed
+        assert len(proxy.attempts) == 4
+        reason = (f"endpoint not answering: {proxy.url}/v1: 3 requests in a row timed out (1.5s each) and none was "
+                  "answered, so no more are sent to it in this run (circuit breaker; if it is only slow, raise its "
+                  "timeout=S)")
+        assert [p.error.split(" (after")[0] for p in out] == [reason] * 12 and not any(p.text for p in out)
+        start = time.monotonic()
+        again = backend.generate([Request(id="late", prompt="Name a bone.", max_new_tokens=4)])
+        assert time.monotonic() - start < 0.5 and again[0].error == reason and len(proxy.attempts) == 4
+        assert proxy.in_flight == 0  # the given-up attempts closed their connections
+    assert backend.usage.failures == {"endpoint not answering": 13}
+
+
+def test_an_answer_between_timeouts_keeps_the_breaker_closed(server):
+    """Timeouts count only in a row: an answered request resets the count."""
+    schedule = {c: ["hang"] for c in "abdeghi"}  # c and f answer; i is the third timeout in a row
+    with FaultProxy(origin(server.url), schedule, hang_seconds=60) as proxy:
+        backend = backend_for(server, base_url=proxy.url + "/v1", timeout=1, concurrency=1, max_retries=0)
+        out = backend.generate([Request(id=c, prompt=f"[case:{c}] Name one organ.", max_new_tokens=4)
+                                for c in "abcdefghij"])
+    assert [(p.id, p.ok) for p in out if p.ok] == [("c", True), ("f", True)]
+    assert [p.error for p in out[:2] + out[3:5] + out[6:8]] == ["timeout after 1s"] * 6  # two in a row at most
+    assert out[8].error.startswith(f"endpoint not answering: {proxy.url}/v1: 3 requests in a row timed out")
+    assert out[9].error == out[8].error  # j: not sent
+    assert [a.case for a in proxy.attempts] == list("abcdefghi")
 
 
 def test_backoff_grows_with_jitter_and_retry_after_is_a_floor():

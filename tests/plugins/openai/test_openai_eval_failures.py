@@ -138,3 +138,37 @@ def test_failed_judge_requests_are_errors_and_the_rerun_judges_only_those(server
     assert metrics["metrics"]["judge_score"]["value"] == (pytest.approx(sum(parsed) / len(parsed)) if parsed else None)
     assert all(s["meta"]["judge_model"] == f"openai:{server.model}" and "judge_error" not in s["meta"]
                for s in final.values())
+
+
+def test_a_hung_endpoint_opens_the_breaker_and_the_rerun_against_a_healthy_one_completes(server, data_dir, tmp_path,
+                                                                                        capsys):
+    """A server that accepts every request and never answers (issue 22: one sample cost 7
+    timeouts, 464 s): 3 timeouts in a row open the breaker, the task's other requests fail at
+    once, and the command exits 1 within the stated bound; the same command against a healthy
+    server then completes every sample."""
+    timeout, limit = 2.0, 3
+    out = tmp_path / "runs"
+    with FaultProxy(origin(server.url), {"-": ["hang"] * 1000}, hang_seconds=120) as proxy:
+        start = time.monotonic()
+        code = run_eval(server, proxy.url + "/v1", out, data_dir, "--limit", limit,
+                        "--model-args", f"timeout={timeout:g},backoff_base=0.1")
+        elapsed = time.monotonic() - start
+        err = capsys.readouterr().err
+        sent = len(proxy.attempts)
+    assert code == 1, err
+    # the bound: breaker_timeouts (3) timeouts, each timeout + its backoff (<= 0.4 s here), plus start-up
+    assert elapsed < 3 * (timeout + 0.4) + 8, elapsed
+    assert sent == 3  # the first request (sent alone: can the endpoint score?) and its two retries, nothing else
+    assert err.strip().splitlines()[-1] == (
+        f"Error: 1 task(s) incomplete (medqa {limit} failed); first error: endpoint not answering: {proxy.url}/v1: 3 "
+        "requests in a row timed out (2s each) and none was answered, so no more are sent to it in this run (circuit "
+        "breaker; if it is only slow, raise its timeout=S) (after 3 attempts). Nothing failed was scored; run the "
+        "same command again to retry those samples")
+    folder = task_dir(out, server)
+    assert not (folder / "samples.jsonl").exists() and not (folder / "metrics.json").exists()
+
+    assert run_eval(server, server.url, out, data_dir, "--limit", limit) == 0, capsys.readouterr().err
+    final = samples_of(folder)
+    assert len(final) == limit and all("error" not in o for s in final.values() for o in s["output"])
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert (metrics["n"], metrics["errors"], metrics["complete"]) == (limit, 0, True)

@@ -386,3 +386,19 @@ def test_rejected_and_malformed_counts_add_up_over_requests(tmp_path):
         assert line["parsed"] == len(line["accepted"]) + sum(line["rejected"].values())
         total.update(line["rejected"])
     assert dict(sorted(total.items())) == stats(out)["rejected"]
+
+
+def test_an_instruction_file_cut_back_into_its_import_is_restored_as_it_was(tmp_path):
+    """The stage runner cuts a damaged instructions.jsonl back to its intact lines (issue 22):
+    imported instructions lost that way are imported again, generated ones come back from
+    their commit records, and the file is the one written before, byte for byte."""
+    source = write_bioinstruct_json(tmp_path / "bioinstruct.json", BIOINSTRUCT[:3])
+    out = tmp_path / "run"
+    generate(out, import_path=source, n=7, concurrency=2)
+    before = (out / INSTRUCTIONS).read_bytes()
+    cut = before[: before.index(b"\n", before.index(b"\n") + 1) + 1]  # two imported lines of three are left
+    (out / INSTRUCTIONS).write_bytes(cut)
+    result, backend = generate(out, import_path=source, n=7, concurrency=2)
+    assert backend.waves == [] and result["complete"]
+    assert (out / INSTRUCTIONS).read_bytes() == before
+    assert_consistent(out)
