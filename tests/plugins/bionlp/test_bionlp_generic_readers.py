@@ -647,6 +647,6 @@ def test_tasks_examples_shows_what_the_reader_made_and_the_prompt(biored_plugin,
     assert out[out.index("  prompt (wrapped in the model's chat template when it has one):") + 1].startswith(
         "    In the abstract below, the chemical is marked [E1]...[/E1]")
     assert main(["tasks", "biored_mini", "--plugins", str(plugin)]) == 0  # NAME alone: its row
-    assert capsys.readouterr().out.split() == ["ie:", "biored_mini", "re", "micro_f1", "local"]
+    assert capsys.readouterr().out.split() == ["ie:", "biored_mini", "re", "micro_f1", "beside", "the", "spec"]
     assert main(["tasks", "--examples", "1"]) == 2
     assert capsys.readouterr().err.strip() == "Error: --examples shows one task: `bioharness tasks NAME --examples 1`"
