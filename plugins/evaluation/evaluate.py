@@ -216,9 +216,10 @@ class IncompleteEvaluation(Incomplete):
                          "Nothing failed was scored; run the same command again to retry those samples")
 
 
-def evaluate(hooks, catalog, model_text, specs, settings, console=None, slug=None, archive=None):
+def evaluate(hooks, catalog, model_text, specs, settings, console=None, slug=None, archive=None, label=None):
     """Evaluate one model on ``specs``, each task a stage (:func:`bioharness.run_stage`) in
-    ``<out>/eval/<slug>/<task>``; returns the metrics.json contents of each task.
+    ``<out>/eval/<slug>/<task>``; returns the metrics.json contents of each task. ``label``:
+    the model's name in compare's tables, kept in ``<out>/eval/<slug>/label.json``.
 
     Everything that can be checked without a model is checked first (model spec, adapter,
     judge, run folder, data); the run folder ``<out>/eval/<slug>`` is locked for the run.
@@ -226,7 +227,7 @@ def evaluate(hooks, catalog, model_text, specs, settings, console=None, slug=Non
     """
     import sys
 
-    from bioharness import Stage, check_model, load_backend, parse_model_spec, run_lock, run_stage
+    from bioharness import Stage, atomic_write_json, check_model, load_backend, parse_model_spec, run_lock, run_stage
 
     from .progress import progress_bar
 
@@ -252,6 +253,8 @@ def evaluate(hooks, catalog, model_text, specs, settings, console=None, slug=Non
     with run_lock(Path(settings.out) / "eval" / slug, wait=settings.wait, on_takeover=took_over):
         runs = [TaskRun(task, catalog.kind(task.kind), str(spec), slug, settings, hooks, adapter_sha256=adapter_sha256)
                 for task in specs]
+        if label:  # a name, not a setting: no stage depends on it (compare reads it)
+            atomic_write_json(Path(settings.out) / "eval" / slug / "label.json", {"model": str(spec), "label": label})
         engines = {}
 
         def engine(name, text, **options):
