@@ -99,7 +99,7 @@ def show_board(board, show):
     """Print a board: the leaderboard, the models' names and specs, the gains per category
     with their CIs (``"lines"``: one line per model; ``"table"``: a table) beside the published
     headline gains, and where the reported numbers that are not comparable are listed."""
-    from .compare import category_gain, fmt_gain, gains_table, label, leaderboard_table, models_table
+    from .compare import category_gain, fmt_gain, gains_table, label, leaderboard_table, models_table, ordered
     from .progress import stdout_console
 
     console = stdout_console()
@@ -111,7 +111,7 @@ def show_board(board, show):
         console.print(gains_table(board, base))
     elif base:
         for model in [m for m in board["models"] if m in board["gain_by_category"]]:  # board order
-            gains = [f"{c} {fmt_gain(category_gain(board, model, c))}" for c in sorted(board["gain_by_category"][model])]
+            gains = [f"{c} {fmt_gain(category_gain(board, model, c))}" for c in ordered(board["gain_by_category"][model])]
             text = ", ".join(gains) or "n/a (no complete task in common)"
             console.print(f"mean relative gain of {label(board, model)} over {label(board, base)}: {text}", markup=False)
     sources = {}

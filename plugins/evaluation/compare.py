@@ -181,7 +181,7 @@ def compare(out, catalog=None, baseline=None, models=None, resamples=1000, seed=
             for task, entry in board["tasks"].items():
                 if (model, task) in draws:
                     by_category.setdefault(entry["category"], {})[task] = draws[(model, task)]
-            board["gain_by_category"][model] = {c: mean_relative_gain(d) for c, d in sorted(by_category.items())}
+            board["gain_by_category"][model] = {c: mean_relative_gain(by_category[c]) for c in ordered(by_category)}
             board["gain_by_category"][model] = {c: g for c, g in board["gain_by_category"][model].items()
                                                 if g["gain"] is not None}
     # published numbers, kept apart: rows of the reported files, then what plugins compute
@@ -201,6 +201,14 @@ def _sum(rows):
         for key, value in row.items():
             sums[key] = sums.get(key, 0.0) + value
     return sums
+
+
+CATEGORY_ORDER = ("qa", "ie", "gen")
+
+
+def ordered(categories):
+    """Task categories as the paper lists them: qa, ie, gen (then any other, by name)."""
+    return sorted(categories, key=lambda c: (CATEGORY_ORDER.index(c) if c in CATEGORY_ORDER else 3, str(c)))
 
 
 def label(board, model):
@@ -310,7 +318,7 @@ def gains_table(board, base):
 
     table = Table(title=escape(f"mean relative gain over {label(board, base)} per task category "
                                "(paired bootstrap 95% CI, p = share of resamples <= 0; bold: the CI excludes 0)"))
-    categories = sorted({e["category"] for e in board["tasks"].values()})
+    categories = ordered({e["category"] for e in board["tasks"].values()})
     table.add_column("model")
     for category in categories:
         table.add_column(category, justify="right")

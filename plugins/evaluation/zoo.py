@@ -11,8 +11,8 @@ from .reported import gain_rows, task_rows
 
 
 def zoo(loaded, catalog, task=None, model=None):
-    """The zoo's content, filtered: {"tasks": [columns], "models": [rows], "cells": {(model,
-    task): [entries]}, "values": [task rows], "unmapped": [rows], "gains": [gain rows],
+    """The zoo's content, filtered: {"tasks": [columns: a task, or "task (metric)" for a
+    metric that is not its headline], "models": [rows], "cells": {(model, column): [entries]}, "values": [task rows], "unmapped": [rows], "gains": [gain rows],
     "sources": {key: source}, "models_info": {name: metadata}}."""
     values, gains, sources, info = [], [], {}, {}
     for data in loaded:
@@ -46,11 +46,11 @@ def zoo(loaded, catalog, task=None, model=None):
             placed.append(row)
     unmapped = list({(r["source"], r["model"], r["dataset"], r["source_metric"]): r
                      for r in values if r["task"] is None}.values())
-    columns = list(dict.fromkeys(r["task"] for r in placed))
+    columns = list(dict.fromkeys(column(r, catalog) for r in placed))
     rows = list(dict.fromkeys(r["model"] for r in placed))
     cells = {}
     for r in placed:
-        cells.setdefault((r["model"], r["task"]), []).append(r)
+        cells.setdefault((r["model"], column(r, catalog)), []).append(r)
     return {"tasks": columns, "models": rows, "cells": cells, "values": values, "unmapped": unmapped, "gains": gains,
             "sources": sources, "models_info": info}
 
@@ -60,18 +60,16 @@ def _first_task(row, values):
                 and r["dataset"] == row["dataset"] and r["source_metric"] == row["source_metric"] and r["task"])
 
 
-def headline(catalog, task):
-    spec = catalog.specs.get(task)
-    return spec.metrics[0] if spec else None
+def column(row, catalog):
+    """A value's column: its task, and its metric where that is not the task's headline
+    (``pubmedqa (macro_f1)``)."""
+    spec = catalog.specs.get(row["task"])
+    return row["task"] if spec is None or row["metric"] == spec.metrics[0] else f"{row['task']} ({row['metric']})"
 
 
-def cell_text(entries, catalog, task):
-    """``0.508 qiu2024`` per value; the metric in brackets where it is not the task's headline."""
-    lines = []
-    for r in entries:
-        metric = "" if r["metric"] == headline(catalog, task) else f" ({r['metric']})"
-        lines.append(f"{r['value']:.3f} {r['source']}{metric}")
-    return "\n".join(lines)
+def cell_text(entries):
+    """``0.508 qiu2024``; two sources for one model and column: both, ``; ``-separated."""
+    return "; ".join(f"{r['value']:.3f} {r['source']}" for r in entries)
 
 
 def render(found, catalog, console):
@@ -79,13 +77,14 @@ def render(found, catalog, console):
     from rich.table import Table
 
     if found["tasks"]:
-        table = Table(title="zoo: published values (reported, not measured); each cell: value and source key",
-                      show_lines=True)
-        table.add_column("model")
+        console.print("zoo: published values, reported (not measured); each cell a value and the key of its source "
+                      "(the sources below)", markup=False)
+        table = Table()
+        table.add_column("model", no_wrap=True)
         for task in found["tasks"]:
             table.add_column(escape(task), justify="right", overflow="fold")
         for name in found["models"]:
-            table.add_row(escape(name), *(escape(cell_text(found["cells"].get((name, t), []), catalog, t)) or "-"
+            table.add_row(escape(name), *(escape(cell_text(found["cells"].get((name, t), []))) or "-"
                                           for t in found["tasks"]))
         console.print(table)
     else:

@@ -95,6 +95,10 @@ def test_zoo_prints_models_by_tasks_with_the_source_in_each_cell(shipped):
         assert f"  {key}: " in result.output
     assert "checked: 2026-12-06" in result.output
 
+    from bioharness.plugins.evaluation.zoo import zoo
+
+    columns = zoo(shipped["loaded"], shipped["catalog"])["tasks"]  # a metric other than the task's headline: its own column
+    assert columns[:3] == ["medqa", "medmcqa", "pubmedqa"] and columns[-2:] == ["pubmedqa (macro_f1)", "ddi2013 (macro_f1)"]
     medqa = invoke(manager, "zoo", "--task", "medqa").output
     header = next(x for x in medqa.splitlines() if "model" in x)
     assert "medqa" in header and "pubmedqa" not in header and "medmcqa" not in header
