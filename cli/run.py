@@ -221,6 +221,12 @@ class Experiment:
                                               else f"train-{group}")
         for model in (config.get("eval") or {}).get("models") or ():
             parse_model_spec(model)
+        self.reported = _listed(config.get("reported") or [])
+        for path in self.reported:  # checked now, not after the training
+            if not Path(path).is_file():
+                raise DataError(self.where, "reported", f"no such file: {path}")
+        if self.reported:
+            hooks.stage("compare")(out=self.out, reported=self.reported, catalog=self.catalog, check_only=True)
 
     def _plugin(self, section, values, registry, name=None):
         selector = PLUGIN_SECTIONS[section]
@@ -331,7 +337,7 @@ class Experiment:
                                            transfer=transfer, catalog=self.catalog, say=self.say,
                                            archive=self.archive, show="table",
                                            labels={spec: label for label, spec in models.items()},
-                                           reported=_listed(self.config.get("reported") or []))
+                                           reported=self.reported)
 
     def _report(self, board):
         return self.hooks.stage("report")(out=self.out, board=board, say=self.say, archive=self.archive)

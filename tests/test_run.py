@@ -120,6 +120,7 @@ def test_changed_option_reruns_only_downstream(first_run, data_dir):
     ({"generate": {"n": 1, "nn": 2}}, "generate.nn: not an option of generator 'selfinstruct'"),
     ({"tasks": "pubmedqa,nope"}, "tasks: unknown task 'nope'"),
     ({"comprae": {}}, "comprae: unknown key"),
+    ({"reported": ["no-such-paper.yaml"]}, "reported: no such file: no-such-paper.yaml"),
 ])
 def test_bad_config_is_one_line_before_anything_runs(tmp_path, edit, message, capsys):
     path = tmp_path / "bad.yaml"
@@ -295,3 +296,14 @@ def test_a_model_whose_requests_fail_is_reported_incomplete_and_the_rest_of_the_
     assert scores["openai:ghost"]["status"] == "incomplete (2 errors)" and scores["openai:ghost"]["value"] is None
     assert scores[f"hf:{tiny_llama_dir}"]["complete"] and scores[f"hf:{tiny_llama_dir}"]["n"] == 2
     assert "incomplete (2 errors)" in (out / "report.html").read_text()
+
+
+def test_a_bad_reported_file_stops_the_run_before_anything_runs(tmp_path, capsys):
+    paper = tmp_path / "paper.yaml"
+    paper.write_text("source: {key: x, cite: y, kind: table, where: Table 1, url: 'https://example.org/t1', checked: z}\n"
+                     "rows:\n  - {dataset: D, metric: acc, tasks: [nope], task_metric: accuracy, values: {M: 0.5}}\n")
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump({"out": str(tmp_path / "out"), "reported": [str(paper)]}))
+    assert main(["run", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"Error: {paper}:rows[0].tasks: unknown task 'nope'\n" and not (tmp_path / "out").exists()

@@ -57,13 +57,15 @@ def eval_stage(hooks, *, model, tasks="all", catalog=None, console=None, slug=No
 
 
 def compare_stage(hooks, *, out, baseline=None, models=None, bootstrap=1000, seed=0, transfer=None, catalog=None,
-                  say=print, archive=None, show=None, labels=None, reported=()):
+                  say=print, archive=None, show=None, labels=None, reported=(), check_only=False):
     """``compare`` as a stage in ``<out>/compare``: rerun when an evaluation, an option or a
     reported file changed. ``transfer`` ({trained on: model}) adds the category-transfer
     matrix. ``labels``: {spec: name} shown for each model (``--label``); ``baseline`` and
     ``models`` may use those names. ``reported``: reported files (``--reported``) read besides
     those of the ``reported_dirs`` hook. ``show``: ``"lines"`` prints the leaderboard and the
-    gains per category, ``"table"`` the gains as a table. Returns the board (``leaderboard.json``)."""
+    gains per category, ``"table"`` the gains as a table. Returns the board (``leaderboard.json``);
+    with ``check_only``, only checks the reported files (a run does before anything else) and
+    returns None."""
     from bioharness import Stage, atomic_write_json, jsonable, model_name, run_stage
 
     from .compare import check_names, compare, transfer_matrix
@@ -73,6 +75,8 @@ def compare_stage(hooks, *, out, baseline=None, models=None, bootstrap=1000, see
     labels = {model_name(spec): name for spec, name in (labels or {}).items()}
     # bad input is one line before anything runs (and before a board of before is archived)
     loaded = load_all(hooks, reported, tasks=set(catalog.specs))
+    if check_only:
+        return None
     check_names(out, models, labels)
     board_path = Path(out) / "leaderboard.json"
 
