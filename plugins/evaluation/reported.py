@@ -216,12 +216,12 @@ def place(board, rows):
         differences = [row["not_comparable"]] if row["not_comparable"] else []
         if row["metric"] != entry["metric"]:
             differences.append(f"metric {row['metric']} reported vs {entry['metric']} measured")
-        if row["shots"] is None or row["scoring"] is None:
-            differences.append("the source does not state shots and scoring")
-        else:
-            if any(shots != row["shots"] for shots, _ in measured):
-                differences.append(f"shots {row['shots']} reported vs {sorted(str(s) for s, _ in measured)} measured")
-            if any(scoring not in (row["scoring"], "lm-eval") for _, scoring in measured):
-                differences.append(f"scoring {row['scoring']} reported vs {sorted(str(s) for _, s in measured)} measured")
+        unstated = [key for key in ("shots", "scoring") if row[key] is None]
+        if unstated:
+            differences.append(f"the source does not state {' and '.join(unstated)}")
+        if row["shots"] is not None and any(shots != row["shots"] for shots, _ in measured):
+            differences.append(f"shots {row['shots']} reported vs {sorted(str(s) for s, _ in measured)} measured")
+        if row["scoring"] is not None and any(scoring not in (row["scoring"], "lm-eval") for _, scoring in measured):
+            differences.append(f"scoring {row['scoring']} reported vs {sorted(str(s) for _, s in measured)} measured")
         out.append({**row, "beside": not differences, "difference": "; ".join(differences) or None})
     return out

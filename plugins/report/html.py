@@ -145,7 +145,7 @@ def reported_table(board):
         comparable = "same setting as measured" if r.get("beside") else f"not comparable: {r.get('difference')}"
         model = r["model"] + (f" ({r['tuning']})" if r.get("tuning") else "")
         rows.append([r["task"], model, r.get("metric", ""), _num(r["value"]), f"reported, {r.get('kind')}", setting,
-                     comparable, f"{r.get('source')}: {r.get('cite', '')}, {r.get('where', '')}"])
+                     comparable, r.get("source")])
     return rows
 
 
@@ -175,9 +175,13 @@ def reported(board):
         return "<p id=reported-none>No published scores for the tasks of this run.</p>"
     body = "".join("<tr class=reported>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
     keys = list(dict.fromkeys(r.get("source") for r in board.get("reported") or ()))
+    beside = sum(1 for r in board.get("reported") or () if r.get("beside"))
     return ("<p>Published numbers, <b>not measured here</b>: never part of the leaderboard, the paired differences "
-            "or the gains. Comparable only where the setting (task, shots, scoring) is the measured one.</p>"
+            "or the gains. Comparable only where the setting (task, metric, shots, scoring) is the measured one.</p>"
+            f"<details{' open' if len(rows) <= 12 else ''}><summary>{len(rows)} published value(s) for the tasks of this "
+            f"run, {beside} in the measured setting</summary>"
             '<table id="reported"><tr>' + "".join(f"<th>{h}</th>" for h in REPORTED_HEAD) + "</tr>" + body + "</table>"
+            "</details><p>Sources (key: paper and table, or result file; how each was checked):</p>"
             + sources_list(board, keys))
 
 

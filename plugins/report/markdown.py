@@ -53,7 +53,11 @@ def render(out, board):
     if published:
         parts += ["## Reported scores (published, not measured)", "",
                   "Published numbers, not measured here: never part of the leaderboard, the differences or the gains.",
-                  "", _table(REPORTED_HEAD, published), ""]
+                  "", _table(REPORTED_HEAD, published), "", "Sources:", ""]
+        for key in dict.fromkeys(r.get("source") for r in board.get("reported") or ()):
+            cite, where, url, checked = sources(board)[key]
+            parts.append(f"- {key}: {cite}; {where} ({url}). Checked: {checked}")
+        parts.append("")
     gains = board.get("gain_by_category") or {}
     published = reported_gains(board)
     if gains:

@@ -113,8 +113,8 @@ def test_report_and_summary_show_incomplete_tasks_errors_and_reported_scores(mix
     same = next(r for r in published if r["model"] == "Example-LM")
     assert (f"<td>openmedllm_pubmedqa</td><td>Example-LM</td><td>accuracy</td><td>0.754</td>"
             f"<td>reported, result-file</td><td>0-shot · scoring loglikelihood · lm-eval</td>"
-            f"<td>same setting as measured</td><td>example2030: Example 2030, a results file written for this test, "
-            f"results.json</td>") in reported
+            f"<td>same setting as measured</td><td>example2030</td>") in reported
+    assert "<li><b>example2030</b>: Example 2030, a results file written for this test. results.json." in page
     unstated = next(r for r in published if r["model"] == "Other-LM")
     assert f"<td>not stated</td><td>not comparable: {unstated['difference']}</td>" in reported
     assert unstated["difference"] == "the source does not state shots and scoring"
@@ -132,7 +132,7 @@ def test_report_and_summary_show_incomplete_tasks_errors_and_reported_scores(mix
         "| openai:ghost | errors |")
     assert "## Reported scores (published, not measured)" in summary
     assert ("| openmedllm_pubmedqa | Example-LM | accuracy | 0.754 | reported, result-file | "
-            "0-shot · scoring loglikelihood · lm-eval | same setting as measured | example2030: Example 2030, a results "
-            "file written for this test, results.json |") in summary
+            "0-shot · scoring loglikelihood · lm-eval | same setting as measured | example2030 |") in summary
+    assert "- example2030: Example 2030, a results file written for this test; results.json (https://example.org/results.json)" in summary
     leaderboard_md = summary.split("## Leaderboard")[1].split("##")[0]
     assert not any(r["model"] in leaderboard_md for r in published)
