@@ -165,7 +165,7 @@ def eval_label(text, model):
 @click.option("--label", "labels", multiple=True, metavar="NAME=SPEC",
               help="Show the model SPEC as NAME in every table (repeatable); --baseline and --models may then use NAME.")
 @click.option("--reported", "reported", multiple=True, type=click.Path(dir_okay=False),
-              help="A file of published results (the README's 'Reported results' format) shown as reported; repeatable.")
+              help="A file of published results (the format of the README's 'Published results') shown as reported; repeatable.")
 @wait_option
 @plugins_option
 def compare_command(out, baseline, models, resamples, seed, labels, reported, wait):

@@ -25,7 +25,7 @@ def reported_scores(board):
 @hookspec
 def reported_dirs():
     """Folders of reported files (published results in the YAML format of the README's
-    "Reported results": one file per paper table, result file or abstract): return a list of
+    "Published results": one file per paper table, result file or abstract): return a list of
     paths; every ``*.yaml`` in them is read by ``compare``, ``bioharness zoo`` and the report,
     checked key by key, and shown as "reported", never as measured.
     """

@@ -2,7 +2,7 @@
 
 A reported file holds the numbers of one source (a paper's table, a leaderboard's result
 file, or, for headline gains only, a paper's abstract), typed in as the source prints them
-(README, "Reported results"). Files come from the ``reported_dirs`` hook (every ``*.yaml`` in
+(README, "Published results"). Files come from the ``reported_dirs`` hook (every ``*.yaml`` in
 the folders plugins return; the built-in ones are the ``lmeval`` plugin's) and from
 ``--reported FILE``. :func:`load` checks a file key by key (bad input is one line naming the
 file and key), :func:`task_rows` and :func:`gain_rows` flatten it, :func:`place` decides,
