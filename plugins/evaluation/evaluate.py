@@ -227,7 +227,9 @@ def evaluate(hooks, catalog, model_text, specs, settings, console=None, slug=Non
     """
     import sys
 
-    from bioharness import Stage, atomic_write_json, check_model, load_backend, parse_model_spec, run_lock, run_stage
+    from bioharness import (
+        Stage, atomic_write_json, check_model, load_backend, parse_model_spec, read_json, run_lock, run_stage,
+    )
 
     from .progress import progress_bar
 
@@ -253,8 +255,10 @@ def evaluate(hooks, catalog, model_text, specs, settings, console=None, slug=Non
     with run_lock(Path(settings.out) / "eval" / slug, wait=settings.wait, on_takeover=took_over):
         runs = [TaskRun(task, catalog.kind(task.kind), str(spec), slug, settings, hooks, adapter_sha256=adapter_sha256)
                 for task in specs]
-        if label:  # a name, not a setting: no stage depends on it (compare reads it)
-            atomic_write_json(Path(settings.out) / "eval" / slug / "label.json", {"model": str(spec), "label": label})
+        named = Path(settings.out) / "eval" / slug / "label.json"
+        if label and (not named.is_file() or read_json(named) != {"model": str(spec), "label": label}):
+            # a name, not a setting: no stage depends on it (compare reads it); an up-to-date run rewrites nothing
+            atomic_write_json(named, {"model": str(spec), "label": label})
         engines = {}
 
         def engine(name, text, **options):
