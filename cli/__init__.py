@@ -5,12 +5,13 @@ Plugins are loaded before click parses the command line, so that a plugin named 
 the user can fix (:class:`bioharness.UsageError`) print one line and exit 2.
 """
 import json
+import re
 import signal
 import sys
 
 import click
 
-from bioharness import UsageError, __version__, parse_model_args
+from bioharness import UsageError, __version__, model_name, parse_model_args
 from bioharness.errors import Incomplete
 
 PLUGINS_OPTION = "--plugins"
@@ -128,6 +129,8 @@ def fetch_task_data(specs, data_dir, no_fetch):
 @click.option("--judge-args", help="The judge backend's options: key=value,key=value (e.g. base_url=...,"
               "max_retry_time=60).")
 @click.option("--out", type=click.Path(file_okay=False), default="runs", show_default=True, help="Run directory.")
+@click.option("--label", help="The model's name in compare's tables and the report: NAME, or NAME=SPEC naming "
+              "--model's spec (kept beside its results; `compare --label` overrides it).")
 @click.option("--bootstrap", "resamples", type=click.IntRange(min=100), default=1000, show_default=True,
               help="Bootstrap resamples for the 95% confidence intervals.")
 @click.option("--max-retry-time", type=click.FloatRange(min=0), help="openai backend: seconds one request may "
@@ -137,7 +140,7 @@ def fetch_task_data(specs, data_dir, no_fetch):
 @no_fetch_option
 @plugins_option
 def eval_command(model, tasks, limit, sample, seed, batch_size, dtype, device, base_url, model_args, judge, judge_args,
-                 out, resamples, max_retry_time, wait, data_dir, no_fetch):
+                 out, label, resamples, max_retry_time, wait, data_dir, no_fetch):
     """Evaluate a model on BioNLP tasks; writes samples.jsonl and metrics.json per task.
 
     A killed evaluation resumes from the samples already written.
@@ -148,6 +151,7 @@ def eval_command(model, tasks, limit, sample, seed, batch_size, dtype, device, b
 
     from bioharness import TaskCatalog
 
+    name = eval_label(label, model)
     options = {"batch_size": batch_size, "dtype": dtype, "device": device, "base_url": base_url,
                "max_retry_time": max_retry_time, **parse_model_args(model_args)}
     catalog = TaskCatalog(get_manager().hooks)
@@ -156,7 +160,19 @@ def eval_command(model, tasks, limit, sample, seed, batch_size, dtype, device, b
     get_manager().hooks.stage("eval")(
         model=model, tasks=tasks, catalog=catalog, out=out, data_dir=data_dir, limit=limit, seed=seed, sample=sample, judge=judge,
         judge_options=parse_model_args(judge_args, "--judge-args"), bootstrap_resamples=resamples, wait=wait, backend_options={k: v for k, v in options.items() if v is not None},
-        console=Console(stderr=True), title=f"{model}  ({Path(out) / 'eval'})")
+        console=Console(stderr=True), title=f"{f'{name} = ' if name else ''}{model}  ({Path(out) / 'eval'})", label=name)
+
+
+def eval_label(text, model):
+    """``--label NAME`` or ``--label NAME=SPEC`` of `eval`: the name (SPEC, if given, must be --model's)."""
+    if not text:
+        return None
+    if "=" not in text:
+        text = f"{text}={model}"
+    (spec, name), = parse_labels([text]).items()
+    if spec != model_name(model):
+        raise UsageError(f"--label {text!r}: {spec} is not the evaluated model ({model_name(model)})")
+    return name
 
 
 @cli.command("compare")
@@ -166,20 +182,53 @@ def eval_command(model, tasks, limit, sample, seed, batch_size, dtype, device, b
 @click.option("--models", help="Comma-separated model specs to include (default: all evaluated).")
 @click.option("--bootstrap", "resamples", type=click.IntRange(min=100), default=1000, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--label", "labels", multiple=True, metavar="NAME=SPEC",
+              help="Show the model SPEC as NAME in every table (repeatable); --baseline and --models may then use NAME.")
+@click.option("--reported", "reported", multiple=True, type=click.Path(dir_okay=False),
+              help="A file of published results (the format of the README's 'Published results') shown as reported; repeatable.")
 @wait_option
 @plugins_option
-def compare_command(out, baseline, models, resamples, seed, wait):
+def compare_command(out, baseline, models, resamples, seed, labels, reported, wait):
     """Models side by side: headline metric per task, difference to a baseline with a
-    paired-bootstrap 95% CI (* = the CI excludes 0), mean relative gain per category.
+    paired-bootstrap 95% CI (* = the CI excludes 0), mean relative gain per category with its
+    paired-bootstrap CI and p, and published results beside them marked reported.
     Writes leaderboard.json."""
     from pathlib import Path
 
     from bioharness.store import run_lock
 
     wanted = [m.strip() for m in models.split(",")] if models else None
+    names = parse_labels(labels)
     with run_lock(out, wait=wait):
         get_manager().hooks.stage("compare")(out=out, baseline=baseline, models=wanted, bootstrap=resamples, seed=seed,
-                                             say=_say, archive=Path(out) / "superseded", show="lines")
+                                             say=_say, archive=Path(out) / "superseded", show="lines", labels=names,
+                                             reported=reported)
+
+
+LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def parse_labels(values, flag="--label"):
+    """``NAME=SPEC`` pairs (``--label tuned=hf:m+adapter``) -> {spec: name}, specs normalised
+    (``embedded`` is ``hf:embedded``); a name is letters, digits, ``_.-``, one per model."""
+    labels = {}
+    for text in values or ():
+        name, sep, spec = str(text).partition("=")
+        name, spec = name.strip(), spec.strip()
+        if not sep or not spec:
+            raise UsageError(f"{flag} {text!r}: expected NAME=SPEC (e.g. tuned=hf:embedded+runs/x/adapter)")
+        if not LABEL.match(name):
+            raise UsageError(f"{flag} {text!r}: the name {name!r} is not letters, digits, '_', '.' or '-'")
+        spec = model_name(spec)
+        if spec in labels and labels[spec] != name:
+            raise UsageError(f"{flag}: {spec} is named both {labels[spec]!r} and {name!r}")
+        labels[spec] = name
+    taken = {}
+    for spec, name in labels.items():
+        if name in taken:
+            raise UsageError(f"{flag}: {name!r} names two models ({taken[name]} and {spec})")
+        taken[name] = spec
+    return labels
 
 
 def _say(text):

@@ -116,6 +116,7 @@ TOP = {
     "judge": (_text, "a model spec"), "data_dir": (_text, "a folder path"),
     "plugins": (_names, "plugin names (a list or comma-separated)"),
     "ablate_categories": (lambda v: isinstance(v, bool), "true or false"),
+    "reported": (_names, "reported files (a list or comma-separated)"),
 }
 SECTIONS = {
     "eval": {"models": (lambda v: isinstance(v, list) and bool(v) and all(_text(x) for x in v),
@@ -229,6 +230,12 @@ class Experiment:
                                               else f"train-{group}")
         for model in (config.get("eval") or {}).get("models") or ():
             parse_model_spec(model)
+        self.reported = _listed(config.get("reported") or [])
+        for path in self.reported:  # checked now, not after the training
+            if not Path(path).is_file():
+                raise DataError(self.where, "reported", f"no such file: {path}")
+        if self.reported:
+            hooks.stage("compare")(out=self.out, reported=self.reported, catalog=self.catalog, check_only=True)
 
     def _plugin(self, section, values, registry, name=None):
         selector = PLUGIN_SECTIONS[section]
@@ -346,7 +353,7 @@ class Experiment:
             model=model, tasks=self.specs, catalog=self.catalog, out=self.out, data_dir=self.data_dir,
             limit=self.config.get("limit"), seed=self.config.get("seed") or 0, judge=self.config.get("judge"),
             bootstrap_resamples=section.get("bootstrap", 1000), backend_options=options, console=self.console,
-            slug=label, archive=self.archive)
+            slug=label, archive=self.archive, label=label)
 
     def _compare(self, models, adapters):
         section = self.config.get("compare") or {}
@@ -354,7 +361,9 @@ class Experiment:
         return self.hooks.stage("compare")(out=self.out, baseline=self.base, models=list(models.values()),
                                            bootstrap=section.get("bootstrap", 1000), seed=section.get("seed", 0),
                                            transfer=transfer, catalog=self.catalog, say=self.say,
-                                           archive=self.archive, show="table")
+                                           archive=self.archive, show="table",
+                                           labels={spec: label for label, spec in models.items()},
+                                           reported=self.reported)
 
     def _report(self, board):
         return self.hooks.stage("report")(out=self.out, board=board, say=self.say, archive=self.archive)
@@ -374,6 +383,8 @@ def _run_options(f):
         ("--judge", dict(help="Model spec of the LLM judge for GEN tasks.")),
         ("--ablate-categories/--no-ablate-categories", dict(default=None,
                                                             help="Also tune on qa-, ie-, gen-only instructions.")),
+        ("--reported", dict(multiple=True, type=click.Path(dir_okay=False, exists=True),
+                            help="A file of published results shown beside the measured ones (repeatable).")),
     ]):
         f = click.option(flag, **kw)(f)
     return f
@@ -403,6 +414,7 @@ def _command():
 
         from bioharness import run_lock
 
+        flags["reported"] = list(flags["reported"]) or None  # none given: the config's
         cfg = load_config(config, overrides=flags)
         experiment = Experiment(get_manager(), cfg, path=config, console=Console(stderr=True), data_dir=data_dir)
         experiment.fetch_data(no_fetch)

@@ -29,7 +29,7 @@ def add_hookspecs(add):
     ``pytest_addhooks``): ``add(module_or_class)`` with functions marked
     :data:`bioharness.hookspec`. Called as the plugin is registered; implementations are
     checked against every spec once all plugins are loaded. The built-in ``evaluation``
-    plugin declares ``run_prefixed_tasks`` and ``reported_scores`` this way.
+    plugin declares ``run_prefixed_tasks``, ``reported_dirs`` and ``reported_scores`` this way.
     """
 
 
@@ -152,10 +152,12 @@ def register_reporters(register):
 
     ``factory(out: Path, board: dict) -> Path | list[Path]`` writes its files into the run
     folder ``out`` (atomically) and returns their paths. ``board`` is ``leaderboard.json``
-    as the ``compare`` stage wrote it: ``models``, ``baseline``, ``tasks``
-    (per task: ``category``, ``metric``, ``scores``, ``vs_baseline``), ``gain_by_category``
-    and, after a category ablation, ``transfer``. ``scores[model]["samples"]`` is the path
-    of that evaluation's ``samples.jsonl``, relative to ``out``.
+    as the ``compare`` stage wrote it: ``models`` (specs), ``labels`` (spec -> the name to
+    show), ``models_info``, ``baseline``, ``tasks`` (per task: ``category``, ``metric``,
+    ``scores``, ``vs_baseline``), ``gain_by_category`` (model -> category -> gain, CI, p,
+    ``significant``), ``reported`` and ``reported_gains`` (published, never measured) and,
+    after a category ablation, ``transfer``. ``scores[model]["samples"]`` is the path of
+    that evaluation's ``samples.jsonl``, relative to ``out``.
     """
 
 

@@ -1,5 +1,6 @@
 """compare: leaderboard and paired differences on the samples two models share."""
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -49,7 +50,7 @@ def test_compare_leaderboard_and_paired_difference(evaluated, two_models):
                                 obj=manager, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     board = json.loads((out / "leaderboard.json").read_text())
-    assert board["baseline"] == base and set(board["models"]) == {base, other}
+    assert board["baseline"] == base and board["models"] == [base, other]  # the baseline first
     entry = board["tasks"]["colours"]
     a = read_samples(out, "hf__tiny-llama0", "colours")
     b = read_samples(out, "hf__tiny-llama-b0", "colours")
@@ -80,7 +81,7 @@ def test_a_board_from_before_sample_paths_is_recomputed(evaluated, two_models):
     run_stage(manager.hooks, old, out / "compare", say=lambda *a: None)
     said = []
     board = get_stage("compare")(out=out, baseline=base, say=said.append, archive=out / "superseded")
-    assert BOARD_VERSION != "None" and "compare: version changed; rerunning" in said[0]
+    assert BOARD_VERSION != "None" and "compare: version, labels, reported changed; rerunning" in said[0]
     assert board["tasks"]["colours"]["scores"][base]["samples"] == "eval/hf__tiny-llama0/colours/samples.jsonl"
     assert json.loads((out / "leaderboard.json").read_text())["tasks"]["colours"]["scores"][base]["samples"]
     assert len(list((out / "superseded").glob("compare-*"))) == 1
@@ -121,7 +122,10 @@ def test_embedded_and_hf_embedded_are_one_model(tmp_path, tiny_llama_dir, embedd
     diff = board["tasks"]["colours"]["vs_baseline"][f"hf:{tiny}"]
     assert diff["n"] == 10 and diff["diff"] == pytest.approx((sum(other.values()) - sum(base.values())) / 10)
     b, o = sum(base.values()), sum(other.values())
-    assert board["gain_by_category"][f"hf:{tiny}"] == ({"qa": pytest.approx((o - b) / b)} if b else {})
+    gains = board["gain_by_category"][f"hf:{tiny}"]
+    assert set(gains) == ({"qa"} if b else set())
+    if b:
+        assert gains["qa"]["gain"] == pytest.approx((o - b) / b) and gains["qa"]["tasks"] == ["colours"]
 
 
 
@@ -158,3 +162,46 @@ def test_tables_show_an_undefined_metric_as_na(tmp_path):
     assert ("<td><b>n/a</b><br><small>[n/a, n/a] n=3</small></td><td><b>0.250</b><br><small>[0.000, 0.500] n=3</small>"
             "</td>") in page
     assert relative_gain(0.5, None) is None and relative_gain(0.5, 0.0) is None and relative_gain(0.6, 0.5) == pytest.approx(0.2)
+
+
+def test_labels_name_the_models_in_every_table(tmp_path, two_models, capsys):
+    """`eval --label` names a model beside its results; compare shows the names (the specs in
+    a models table and leaderboard.json), takes them for --baseline, and `compare --label`
+    renames; a name given twice, or a spec that is not --model's, is one line."""
+    from bioharness.cli import main
+
+    from measured import toy_manager
+
+    _, plugin = toy_manager(tmp_path)
+    out = tmp_path / "runs"
+    base, other = two_models
+    common = ["--tasks", "colours", "--out", str(out), "--bootstrap", "100", "--plugins", plugin]
+    assert main(["eval", "--model", base, "--label", "base", *common]) == 0
+    assert main(["eval", "--model", other, "--label", f"other={other}", *common]) == 0
+    assert json.loads((out / "eval" / "hf__tiny-llama0" / "label.json").read_text()) == {"model": base, "label": "base"}
+    capsys.readouterr()
+    assert main(["compare", "--out", str(out), "--baseline", "base", "--plugins", plugin]) == 0
+    printed = capsys.readouterr().out
+    board = json.loads((out / "leaderboard.json").read_text())
+    assert board["baseline"] == base and board["models"] == [base, other]  # the baseline first
+    assert board["labels"] == {base: "base", other: "other"} and board["models_info"][other]["spec"] == other
+    header = next(x for x in printed.splitlines() if "task" in x and "metric" in x)
+    assert " base " in header and " other " in header and base not in header
+    assert "leaderboard (baseline: base)" in printed and re.search(rf"│ other +│ {re.escape(other)} +│ - +│", printed)
+    assert "mean relative gain of other over base:" in printed
+    # --label renames; names never collide
+    assert main(["compare", "--out", str(out), "--baseline", "base", "--label", f"tuned={other}",
+                 "--plugins", plugin]) == 0
+    assert json.loads((out / "leaderboard.json").read_text())["labels"][other] == "tuned"
+    capsys.readouterr()
+    for args, message in [
+        (["--label", f"base={other}"], "the name 'base' is given to two models"),
+        (["--label", f"x y={other}"], "the name 'x y' is not letters, digits"),
+        (["--label", "tuned"], "expected NAME=SPEC"),
+    ]:
+        assert main(["compare", "--out", str(out), *args, "--plugins", plugin]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, err
+    assert json.loads((out / "leaderboard.json").read_text())["labels"][other] == "tuned"  # nothing archived or rerun
+    assert main(["eval", "--model", base, "--label", f"base={other}", *common]) == 2
+    assert f"--label 'base={other}': {other} is not the evaluated model ({base})" in capsys.readouterr().err

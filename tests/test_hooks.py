@@ -271,8 +271,8 @@ def test_hook_names_come_from_the_core_and_the_plugins():
     core = {name for name in dir(hookspecs) if hasattr(getattr(hookspecs, name), "bioharness_spec")}
     assert {"add_hookspecs", "register_backends", "on_sample"} <= core
     # declared by the evaluation plugin, not the core
-    assert not core & {"run_prefixed_tasks", "reported_scores"}
-    assert set(hookspec_names()) == core | {"run_prefixed_tasks", "reported_scores"}
+    assert not core & {"run_prefixed_tasks", "reported_scores", "reported_dirs"}
+    assert set(hookspec_names()) == core | {"run_prefixed_tasks", "reported_scores", "reported_dirs"}
 
 
 DECLARING_PLUGIN = textwrap.dedent(

@@ -72,8 +72,11 @@ def test_run_writes_every_artifact(first_run, tiny_llama_dir):
     assert board["baseline"] == base and board["models"] == [base, f"{base}+{adapter}"]
     assert set(board["tasks"]) == set(TASKS.split(","))
     assert set(board["gain_by_category"][f"{base}+{adapter}"]) <= {"qa", "ie", "gen"}
+    # the run's names for its models in every table, the full spec (and adapter) beside them
+    assert board["labels"] == {base: "base", f"{base}+{adapter}": "tuned"}
+    assert board["models_info"][f"{base}+{adapter}"]["adapter"] == str(adapter)
     assert (run / "report.html").is_file() and f"report: {run / 'report.html'}" in result.output
-    assert "mean relative gain" in result.output
+    assert "mean relative gain" in result.output and "tran2024 (reported, abstract)" in result.output
 
 
 def test_a_generation_short_of_its_target_says_what_was_kept_and_that_the_run_went_on(first_run):
@@ -162,6 +165,7 @@ def test_changed_option_reruns_only_downstream(first_run, data_dir):
     ({"generate": {"n": 1, "nn": 2}}, "generate.nn: not an option of generator 'selfinstruct'"),
     ({"tasks": "pubmedqa,nope"}, "tasks: unknown task 'nope'"),
     ({"comprae": {}}, "comprae: unknown key"),
+    ({"reported": ["no-such-paper.yaml"]}, "reported: no such file: no-such-paper.yaml"),
 ])
 def test_bad_config_is_one_line_before_anything_runs(tmp_path, edit, message, capsys):
     path = tmp_path / "bad.yaml"
@@ -187,22 +191,34 @@ def test_shipped_configs_load_and_validate(name):
         assert {s.category for s in experiment.specs} == {"qa", "ie", "gen"} and len(experiment.specs) == 15
 
 
-def test_transfer_matrix_gain_per_task_category():
+def test_transfer_matrix_cells_are_the_gains_per_category():
+    """Each cell of the transfer matrix is the tuned model's gain in that category as compare
+    computed it (mean relative gain, its CI, p, significant), with the tasks behind it."""
     from bioharness.plugins.evaluation.compare import transfer_matrix
 
-    def diff(d, rel):
-        return {"diff": d, "low": d - 0.1, "high": d + 0.1, "p_le_zero": 0.2, "relative_gain": rel}
+    def diff(d, rel, significant=False):
+        return {"diff": d, "low": d - 0.1, "high": d + 0.1, "p_le_zero": 0.2, "relative_gain": rel,
+                "significant": significant}
+
+    def gain(g, low, high, p, significant):
+        return {"gain": g, "low": low, "high": high, "p": p, "significant": significant, "tasks": [], "left_out": [],
+                "resamples": 1000}
 
     board = {"tasks": {
         "a": {"category": "qa", "vs_baseline": {"m-qa": diff(0.1, 0.2), "m-ie": diff(0.0, 0.0)}},
-        "b": {"category": "qa", "vs_baseline": {"m-qa": diff(0.2, 0.4), "m-ie": diff(-0.1, float("nan"))}},
+        "b": {"category": "qa", "vs_baseline": {"m-qa": diff(0.2, 0.4, True), "m-ie": diff(-0.1, None)}},
         "c": {"category": "ie", "vs_baseline": {"m-qa": diff(0.05, 0.1)}},
-    }}
+    }, "gain_by_category": {"m-qa": {"qa": gain(0.3, 0.1, 0.5, 0.0, True), "ie": gain(0.1, -0.2, 0.4, 0.3, False)},
+                            "m-ie": {"qa": gain(0.0, -0.3, 0.3, 0.5, False)}}}
     matrix = transfer_matrix(board, {"qa": "m-qa", "ie": "m-ie"})
-    assert matrix["qa"]["qa"]["gain"] == pytest.approx(0.3) and matrix["qa"]["ie"]["gain"] == pytest.approx(0.1)
-    assert matrix["ie"]["qa"]["gain"] == 0.0 and "ie" not in matrix["ie"]  # NaN gains are left out, not 0
+    for group, model in (("qa", "m-qa"), ("ie", "m-ie")):
+        for category, cell in matrix[group].items():
+            expected = board["gain_by_category"][model][category]
+            assert {k: cell[k] for k in ("gain", "low", "high", "p", "significant")} == {
+                k: expected[k] for k in ("gain", "low", "high", "p", "significant")}
+    assert "ie" not in matrix["ie"]  # no task of that category compared for m-ie
     assert matrix["qa"]["qa"]["tasks"]["b"] == {"diff": 0.2, "low": pytest.approx(0.1), "high": pytest.approx(0.3),
-                                                "p": 0.2, "relative_gain": 0.4}
+                                                "p": 0.2, "relative_gain": 0.4, "significant": True}
 
 
 def test_ablation_builds_one_adapter_per_category(tmp_path, tiny_llama_dir, data_dir):
@@ -325,3 +341,14 @@ def test_a_model_whose_requests_fail_is_reported_incomplete_and_the_rest_of_the_
     assert scores["openai:ghost"]["status"] == "incomplete (2 errors)" and scores["openai:ghost"]["value"] is None
     assert scores[f"hf:{tiny_llama_dir}"]["complete"] and scores[f"hf:{tiny_llama_dir}"]["n"] == 2
     assert "incomplete (2 errors)" in (out / "report.html").read_text()
+
+
+def test_a_bad_reported_file_stops_the_run_before_anything_runs(tmp_path, capsys):
+    paper = tmp_path / "paper.yaml"
+    paper.write_text("source: {key: x, cite: y, kind: table, where: Table 1, url: 'https://example.org/t1', checked: z}\n"
+                     "rows:\n  - {dataset: D, metric: acc, tasks: [nope], task_metric: accuracy, values: {M: 0.5}}\n")
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump({"out": str(tmp_path / "out"), "reported": [str(paper)]}))
+    assert main(["run", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"Error: {paper}:rows[0].tasks: unknown task 'nope'\n" and not (tmp_path / "out").exists()

@@ -51,8 +51,9 @@ def test_paired_bootstrap():
     result = paired_bootstrap(a, b, accuracy, "accuracy", seed=0)
     assert result["diff"] == pytest.approx(0.25)
     assert 0.15 < result["low"] < 0.25 < result["high"] < 0.35
-    assert result["p_le_zero"] == 0.0
+    assert result["p_le_zero"] == 0.0 and result["significant"]
     same = paired_bootstrap(a, a, accuracy, "accuracy")
+    assert not same["significant"]  # [0, 0] includes 0
     assert same["diff"] == same["low"] == same["high"] == 0.0
     with pytest.raises(ValueError):
         paired_bootstrap(a, b[:10], accuracy, "accuracy")
@@ -73,8 +74,54 @@ def test_paired_bootstrap_with_undefined_metric():
     empty = [{"tp": 0, "npred": 0}] * 10
     some = [{"tp": 1, "npred": 2}] * 10
     result = paired_bootstrap(empty, some, precision, "precision", n_resamples=50)
-    assert result == {"diff": None, "low": None, "high": None, "p_le_zero": None, "n": 10}
+    assert result == {"diff": None, "low": None, "high": None, "p_le_zero": None, "n": 10, "significant": False}
     assert paired_bootstrap([], [], precision, "precision")["diff"] is None
+
+
+def _draws(base, new, seed):
+    from bioharness.plugins.evaluation.stats import paired_resamples
+
+    rows_a = [{"correct": float(c)} for c in base]
+    rows_b = [{"correct": float(c)} for c in new]
+    return paired_resamples(rows_a, rows_b, accuracy, "accuracy", n_resamples=2000, seed=seed)
+
+
+def test_mean_relative_gain_of_one_task_is_its_own_paired_resamples():
+    """A category of one task: the mean relative gain's resamples are those of the task's
+    paired difference, so p is its p_le_zero and the interval that of (b - a) / a."""
+    from bioharness.plugins.evaluation.stats import difference, mean_relative_gain
+
+    rng = np.random.default_rng(0)
+    base = (rng.random(20) < 0.6).astype(int)  # 20 questions, as in the default run
+    new = np.where(rng.random(20) < 0.8, base, 1 - base)
+    draws = _draws(base, new, seed=7)
+    gain, diff = mean_relative_gain({"t": draws}), difference(draws)
+    assert gain["gain"] == pytest.approx((new.mean() - base.mean()) / base.mean())
+    assert gain["p"] == pytest.approx(diff["p_le_zero"]) and gain["resamples"] == 2000
+    ratio = (draws["resamples_b"] - draws["resamples_a"]) / draws["resamples_a"]
+    assert (gain["low"], gain["high"]) == pytest.approx(tuple(np.quantile(ratio, [0.025, 0.975])))
+    assert gain["tasks"] == ["t"] and gain["significant"] == (gain["low"] > 0 or gain["high"] < 0)
+
+
+def test_mean_relative_gain_averages_tasks_resampled_independently():
+    from bioharness.plugins.evaluation.stats import mean_relative_gain, task_seed
+
+    # two tasks of 40: +50% and +0% relative; each resampled with its own seed
+    a = [1] * 20 + [0] * 20
+    b1 = [1] * 30 + [0] * 10
+    gain = mean_relative_gain({"x": _draws(a, b1, task_seed(0, "x")), "y": _draws(a, a, task_seed(0, "y"))})
+    assert gain["gain"] == pytest.approx(0.25)
+    assert 0 < gain["low"] < 0.25 < gain["high"] and gain["significant"] and gain["p"] < 0.025
+    assert task_seed(0, "x") != task_seed(0, "y") and task_seed(0, "x") == task_seed(0, "x")
+    # a +16.7% gain on 20 questions (4 newly right, 2 newly wrong) is noise: the interval
+    # includes 0, so it is not significant
+    small = mean_relative_gain({"z": _draws([1] * 12 + [0] * 8, [1] * 10 + [0] * 2 + [1] * 4 + [0] * 4, 3)})
+    assert small["gain"] == pytest.approx(2 / 12) and small["low"] < 0 < small["high"] and not small["significant"]
+    assert 0.05 < small["p"] < 0.5
+    # a base of 0 has no relative gain: that task is left out, and named
+    none = mean_relative_gain({"zero": _draws([0] * 10, [1] * 10, 1), "x": _draws(a, b1, 2)})
+    assert none["tasks"] == ["x"] and none["left_out"] == ["zero"] and none["gain"] == pytest.approx(0.5)
+    assert mean_relative_gain({})["gain"] is None
 
 
 def test_fmt_metric_shows_undefined_as_na():

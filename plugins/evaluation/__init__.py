@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bioharness import TaskCatalog, UsageError, hookimpl
 
-BOARD_VERSION = "2"
+BOARD_VERSION = "3"
 
 
 @hookimpl
@@ -20,11 +20,12 @@ def add_hookspecs(add):
 
 
 def eval_stage(hooks, *, model, tasks="all", catalog=None, console=None, slug=None, archive=None, title=None,
-               out="runs", data_dir=None, **settings):
+               out="runs", data_dir=None, label=None, **settings):
     """Evaluate ``model`` on ``tasks``: a selector (``qa,pubmedqa``; ``prefix:name`` tasks are run
     by the plugin owning the prefix) or task specs. ``settings`` are the fields of
-    :class:`~.evaluate.EvalSettings`. With ``title``, the metrics table is printed to stdout
-    (also when requests failed). Returns the metrics.json dicts."""
+    :class:`~.evaluate.EvalSettings`. ``label``: the model's name in compare's tables. With
+    ``title``, the metrics table is printed to stdout (also when requests failed). Returns the
+    metrics.json dicts."""
     from .evaluate import EvalSettings, IncompleteEvaluation, evaluate
     from .progress import metrics_table, stdout_console
 
@@ -40,7 +41,7 @@ def eval_stage(hooks, *, model, tasks="all", catalog=None, console=None, slug=No
     settings = EvalSettings(out=Path(out), data_dir=Path(data_dir) if data_dir else None, **settings)
     try:
         results = evaluate(hooks, catalog, model, tasks, settings, console=console, slug=slug,
-                           archive=archive) if tasks else []
+                           archive=archive, label=label) if tasks else []
     except IncompleteEvaluation as exc:  # what was scored is shown, then the one-line error
         if title:
             stdout_console().print(metrics_table(exc.results, title=title))
@@ -56,48 +57,122 @@ def eval_stage(hooks, *, model, tasks="all", catalog=None, console=None, slug=No
 
 
 def compare_stage(hooks, *, out, baseline=None, models=None, bootstrap=1000, seed=0, transfer=None, catalog=None,
-                  say=print, archive=None, show=None):
-    """``compare`` as a stage in ``<out>/compare``: rerun when an evaluation or an option changed.
-    ``transfer`` ({trained on: model}) adds the category-transfer matrix. ``show``: ``"lines"``
-    prints the leaderboard and the gains per category, ``"table"`` the gains as a table.
-    Returns the board (``leaderboard.json``)."""
-    from bioharness import Stage, atomic_write_json, jsonable, parse_model_spec, run_stage
+                  say=print, archive=None, show=None, labels=None, reported=(), check_only=False):
+    """``compare`` as a stage in ``<out>/compare``: rerun when an evaluation, an option or a
+    reported file changed. ``transfer`` ({trained on: model}) adds the category-transfer
+    matrix. ``labels``: {spec: name} shown for each model (``--label``); ``baseline`` and
+    ``models`` may use those names. ``reported``: reported files (``--reported``) read besides
+    those of the ``reported_dirs`` hook. ``show``: ``"lines"`` prints the leaderboard and the
+    gains per category, ``"table"`` the gains as a table. Returns the board (``leaderboard.json``);
+    with ``check_only``, only checks the reported files (a run does before anything else) and
+    returns None."""
+    from bioharness import Stage, atomic_write_json, jsonable, model_name, run_stage
 
-    from .compare import check_evaluations, compare, gains_table, leaderboard_table, transfer_matrix
-    from .progress import stdout_console
+    from .compare import check_evaluations, check_names, compare, transfer_matrix
+    from .reported import digest, load_all
 
     catalog = catalog or TaskCatalog(hooks)
-    baseline = str(parse_model_spec(baseline)) if baseline else None  # `embedded` is `hf:embedded`
-    models = [str(parse_model_spec(m)) for m in models] if models else None
+    labels = {model_name(spec): name for spec, name in (labels or {}).items()}
+    # bad input is one line before anything runs (and before a board of before is archived)
+    loaded = load_all(hooks, reported, tasks=set(catalog.specs))
+    if check_only:
+        return None
+    check_names(out, models, labels)
     board_path = Path(out) / "leaderboard.json"
 
     def work(run_dir, on_record):
-        board = compare(out, catalog, baseline=baseline, models=models, resamples=bootstrap, seed=seed)
+        board = compare(out, catalog, baseline=baseline, models=models, resamples=bootstrap, seed=seed, labels=labels,
+                        reported=loaded)
         if transfer:
-            board["transfer"] = transfer_matrix(board, transfer)
+            board["transfer"] = transfer_matrix(board, {g: model_name(m) for g, m in transfer.items()})
             atomic_write_json(board_path, board)
         return {"board": jsonable(board), "outputs": {"leaderboard": str(board_path)}}
 
     check_evaluations(out)  # before anything is archived or started
-    options = {"baseline": baseline, "models": models, "bootstrap": bootstrap, "seed": seed}
-    # version 2: every score names its samples.jsonl (a board of before is recomputed, the old one archived)
+    options = {"baseline": baseline, "models": models, "bootstrap": bootstrap, "seed": seed, "labels": labels,
+               "reported": digest(loaded)}
+    # version 3: gains per category carry a paired-bootstrap CI and p; models have names; reported
+    # files (a board of before is recomputed, the old one archived)
     stage = Stage("compare", "compare", "bioharness.compare", BOARD_VERSION, options, work, {"eval": Path(out) / "eval"})
     board = run_stage(hooks, stage, Path(out) / "compare", say=say, archive=archive)["board"]
     if show:
-        console = stdout_console()
-        console.print(leaderboard_table(board))
-        if show == "table":
-            console.print(gains_table(board, board["baseline"]))
-        for model, gains in board["gain_by_category"].items() if show == "lines" else ():
-            text = ", ".join(f"{c} {g:+.1%}" for c, g in sorted(gains.items())) or "n/a (no complete task in common)"
-            console.print(f"mean relative gain of {model} over {board['baseline']}: {text}")
-        for r in [r for r in board.get("reported", ()) if not r["beside"]] if show == "lines" else ():
-            console.print(f"reported, not comparable: {r['model']} {r['task']} {r['value']:.3f} ({r['difference']})",
-                          markup=False)
+        show_board(board, show)
     return board
+
+
+def show_board(board, show):
+    """Print a board: the leaderboard, the models' names and specs, the gains per category
+    with their CIs (``"lines"``: one line per model; ``"table"``: a table) beside the published
+    headline gains, and where the reported numbers that are not comparable are listed."""
+    from .compare import category_gain, fmt_gain, gains_table, label, leaderboard_table, models_table, ordered
+    from .progress import stdout_console
+
+    console = stdout_console()
+    console.print(leaderboard_table(board))
+    if any(label(board, m) != m for m in board["models"]):
+        console.print(models_table(board))
+    base = board["baseline"]
+    if show == "table":
+        console.print(gains_table(board, base))
+    elif base:
+        for model in [m for m in board["models"] if m in board["gain_by_category"]]:  # board order
+            gains = [f"{c} {fmt_gain(category_gain(board, model, c))}" for c in ordered(board["gain_by_category"][model])]
+            text = ", ".join(gains) or "n/a (no complete task in common)"
+            console.print(f"mean relative gain of {label(board, model)} over {label(board, base)}: {text}", markup=False)
+    sources = {}
+    for row in board.get("reported_gains", ()):
+        sources.setdefault(row["source"], []).append(row)
+    for key, rows in sources.items():
+        gains = ", ".join(f"{r['category']} {r['gain']:+.1%} ({r['metric']})" for r in rows)
+        console.print(f"reported by {key} ({rows[0]['kind']}, not measured here): {gains}. {rows[0]['cite']}. "
+                      f"Not comparable: {rows[0]['not_comparable']}", markup=False)
+    apart = {}
+    for row in board.get("reported", ()):
+        if not row["beside"]:
+            apart.setdefault(row["task"], set()).add(row["source"])
+    for task, keys in apart.items():
+        count = sum(1 for r in board["reported"] if r["task"] == task and not r["beside"])
+        console.print(f"reported, not comparable: {count} published value(s) for {task} ({', '.join(sorted(keys))}): "
+                      f"`bioharness zoo --task {task}` lists them", markup=False)
 
 
 @hookimpl
 def register_stages(register):
     register("eval", eval_stage, description="score a model on tasks: samples.jsonl and metrics.json per task")
     register("compare", compare_stage, description="leaderboard, paired bootstrap against a baseline, gains")
+
+
+@hookimpl
+def register_commands(cli):
+    import click
+
+    @cli.command("zoo")
+    @click.option("--task", help="Only this task's column: every published value that maps to it.")
+    @click.option("--model", "name", help="Only this model's row (as the source names it).")
+    @click.option("--reported", "reported", multiple=True, type=click.Path(dir_okay=False),
+                  help="A reported file of your own (the README's format); repeatable.")
+    @click.option("--json", "as_json", is_flag=True, help="Machine-readable: sources, models, values, gains.")
+    @click.option("--plugins", "plugins", multiple=True, expose_value=False, help="Extra plugin to load.")
+    def zoo_command(task, name, reported, as_json):
+        """Published results of biomedical LLMs on our tasks, as models x tasks ("reported", never
+        measured): each cell a value and the key of its source (a paper's table or a result file),
+        the sources with their setting and how they were checked below, then the published
+        headline gains per task category."""
+        import json
+
+        from rich.console import Console
+
+        from bioharness import TaskCatalog
+
+        from .reported import load_all
+        from .zoo import as_json as to_json
+        from .zoo import render, zoo
+
+        hooks = click.get_current_context().find_root().obj.hooks
+        catalog = TaskCatalog(hooks)
+        found = zoo(load_all(hooks, reported, tasks=set(catalog.specs)), catalog, task=task, model=name)
+        if as_json:
+            click.echo(json.dumps(to_json(found), indent=2, ensure_ascii=False))
+            return
+        console = Console(width=None if Console().is_terminal else 240)
+        render(found, catalog, console)

@@ -229,9 +229,10 @@ class IncompleteEvaluation(Incomplete):
                          "Nothing failed was scored; run the same command again to retry those samples")
 
 
-def evaluate(hooks, catalog, model_text, specs, settings, console=None, slug=None, archive=None):
+def evaluate(hooks, catalog, model_text, specs, settings, console=None, slug=None, archive=None, label=None):
     """Evaluate one model on ``specs``, each task a stage (:func:`bioharness.run_stage`) in
-    ``<out>/eval/<slug>/<task>``; returns the metrics.json contents of each task.
+    ``<out>/eval/<slug>/<task>``; returns the metrics.json contents of each task. ``label``:
+    the model's name in compare's tables, kept in ``<out>/eval/<slug>/label.json``.
 
     Everything that can be checked without a model is checked first (model spec, adapter,
     judge, run folder, data); the run folder ``<out>/eval/<slug>`` is locked for the run.
@@ -239,7 +240,9 @@ def evaluate(hooks, catalog, model_text, specs, settings, console=None, slug=Non
     """
     import sys
 
-    from bioharness import Stage, check_model, load_backend, parse_model_spec, run_lock, run_stage
+    from bioharness import (
+        Stage, atomic_write_json, check_model, load_backend, parse_model_spec, read_json, run_lock, run_stage,
+    )
 
     from .progress import progress_bar
 
@@ -265,6 +268,10 @@ def evaluate(hooks, catalog, model_text, specs, settings, console=None, slug=Non
     with run_lock(Path(settings.out) / "eval" / slug, wait=settings.wait, on_takeover=took_over):
         runs = [TaskRun(task, catalog.kind(task.kind), str(spec), slug, settings, hooks, adapter_sha256=adapter_sha256)
                 for task in specs]
+        named = Path(settings.out) / "eval" / slug / "label.json"
+        if label and (not named.is_file() or read_json(named) != {"model": str(spec), "label": label}):
+            # a name, not a setting: no stage depends on it (compare reads it); an up-to-date run rewrites nothing
+            atomic_write_json(named, {"model": str(spec), "label": label})
         engines = {}
 
         def engine(name, text, **options):

@@ -10,6 +10,7 @@ items). An undefined point estimate has no interval; resamples where a metric is
 undefined are left out of its interval. Undefined values are ``None`` in every result
 (JSON ``null``) and :func:`fmt_metric` shows them as ``n/a``, never as 0.
 """
+import hashlib
 import math
 import random
 from collections import Counter, defaultdict
@@ -85,36 +86,116 @@ def fmt_incomplete(errors):
     return f"incomplete ({errors} error{'' if errors == 1 else 's'})"
 
 
-def paired_bootstrap(rows_a, rows_b, metric_fn, metric, *, n_resamples=1000, seed=0, alpha=0.05):
-    """Difference ``metric(b) - metric(a)`` on the same samples (same order), its CI, and
-    the fraction of resamples where the difference is <= 0 (a one-sided p-value), over the
-    resamples where both are defined. ``None`` where the difference is undefined."""
+def task_seed(seed, task):
+    """The bootstrap seed of one task's paired resamples: tasks are resampled independently of
+    each other (two tasks of the same size do not share their draws), and a task's mean gain in
+    its category is computed on exactly the resamples of its own paired difference."""
+    return int(hashlib.sha256(f"{seed}:{task}".encode()).hexdigest()[:8], 16)
+
+
+def paired_resamples(rows_a, rows_b, metric_fn, metric, *, n_resamples=1000, seed=0):
+    """``metric`` of both models on the same samples (same order), at the point and on each
+    paired resample (the same draws for both: that is the pairing): ``{"n", "a", "b",
+    "resamples_a", "resamples_b"}``, undefined values ``None`` at the point and NaN in the
+    resample arrays."""
     import numpy as np
 
     if len(rows_a) != len(rows_b):
         raise ValueError("paired bootstrap needs the same samples for both models")
     n = len(rows_a)
     if n == 0:
-        return {"diff": None, "low": None, "high": None, "p_le_zero": None, "n": 0}
+        return {"n": 0, "a": None, "b": None, "resamples_a": np.full(0, np.nan), "resamples_b": np.full(0, np.nan)}
     columns = sorted({c for r in rows_a + rows_b for c in r})
     ma, mb = _matrix(rows_a, columns), _matrix(rows_b, columns)
-    weights = _weights(n, n_resamples, seed)  # the same resamples for both: that is the pairing
-    sa, sb = weights @ ma, weights @ mb
+    weights = _weights(n, n_resamples, seed)
 
     def value(sums):
         return defined(metric_fn(dict(zip(columns, sums)), n).get(metric))
 
-    def difference(a, b):
-        va, vb = value(a), value(b)
-        return None if va is None or vb is None else vb - va
+    def values(matrix):
+        return np.array([np.nan if v is None else v for v in map(value, weights @ matrix)], dtype=np.float64)
 
-    diffs = _defined_array([difference(a, b) for a, b in zip(sa, sb)])
-    point = difference(ma.sum(0), mb.sum(0))
+    return {"n": n, "a": value(ma.sum(0)), "b": value(mb.sum(0)), "resamples_a": values(ma), "resamples_b": values(mb)}
+
+
+def difference(draws, alpha=0.05):
+    """The paired difference ``b - a`` of :func:`paired_resamples`, its percentile CI, the
+    share of resamples where it is <= 0 (a one-sided p-value), over the resamples where both
+    are defined, and ``significant`` (the CI excludes 0: the one test every table uses to show
+    a difference bold or coloured). ``None`` where the difference is undefined."""
+    import numpy as np
+
+    a, b, n = draws["a"], draws["b"], draws["n"]
+    point = None if a is None or b is None else b - a
+    diffs = draws["resamples_b"] - draws["resamples_a"]
+    diffs = diffs[~np.isnan(diffs)]
     if point is None or not len(diffs):
-        return {"diff": point, "low": None, "high": None, "p_le_zero": None, "n": n}
-    low, high = np.quantile(diffs, [alpha / 2, 1 - alpha / 2])
-    return {"diff": point, "low": float(low), "high": float(high),
-            "p_le_zero": float((diffs <= 0).mean()), "n": n}
+        return {"diff": point, "low": None, "high": None, "p_le_zero": None, "n": n, "significant": False}
+    low, high = (float(x) for x in np.quantile(diffs, [alpha / 2, 1 - alpha / 2]))
+    return {"diff": point, "low": low, "high": high, "p_le_zero": float((diffs <= 0).mean()), "n": n,
+            "significant": excludes_zero(low, high)}
+
+
+def paired_bootstrap(rows_a, rows_b, metric_fn, metric, *, n_resamples=1000, seed=0, alpha=0.05):
+    """Difference ``metric(b) - metric(a)`` on the same samples (same order), its CI, and
+    the fraction of resamples where the difference is <= 0 (a one-sided p-value), over the
+    resamples where both are defined. ``None`` where the difference is undefined."""
+    draws = paired_resamples(rows_a, rows_b, metric_fn, metric, n_resamples=n_resamples, seed=seed)
+    return difference(draws, alpha)
+
+
+def relative_gains(draws):
+    """``(b - a) / |a|`` of :func:`paired_resamples`: the point (None where undefined: either
+    undefined, or ``a`` is 0) and the array over resamples (NaN where undefined)."""
+    import numpy as np
+
+    a, b = draws["a"], draws["b"]
+    point = (b - a) / abs(a) if a is not None and b is not None and a != 0 else None
+    ra, rb = draws["resamples_a"], draws["resamples_b"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        resamples = np.where(ra != 0, (rb - ra) / np.abs(ra), np.nan)
+    return point, resamples
+
+
+def mean_relative_gain(draws_by_task, alpha=0.05):
+    """The mean over tasks of the relative gain ``(b - a) / |a|`` (BioInstruct's per-category
+    number), with a paired-bootstrap percentile CI and the share of resamples where it is <= 0
+    (p). Each task keeps its own paired resamples (:func:`paired_resamples`, drawn with
+    :func:`task_seed`): resample ``r`` of the mean averages resample ``r`` of every task, so the
+    tasks' samples are resampled as in their paired differences, independently of each other.
+    Tasks whose gain is undefined at the point are left out (listed in ``left_out``); resamples
+    where a kept task's gain is undefined are left out of the interval (``resamples``: how many
+    remain). ``significant``: the CI excludes 0. ``gain`` is None when no task has a defined gain."""
+    import numpy as np
+
+    kept, left_out, points, arrays = [], [], [], []
+    for task, draws in draws_by_task.items():
+        point, resamples = relative_gains(draws)
+        if point is None:
+            left_out.append(task)
+            continue
+        kept.append(task)
+        points.append(point)
+        arrays.append(resamples)
+    out = {"gain": None, "low": None, "high": None, "p": None, "significant": False, "tasks": kept,
+           "left_out": left_out, "resamples": 0}
+    if not kept:
+        return out
+    out["gain"] = float(np.mean(points))
+    width = min(len(a) for a in arrays)
+    means = np.mean(np.vstack([a[:width] for a in arrays]), axis=0) if width else np.full(0, np.nan)
+    means = means[~np.isnan(means)]
+    if len(means):
+        low, high = (float(x) for x in np.quantile(means, [alpha / 2, 1 - alpha / 2]))
+        out.update(low=low, high=high, p=float((means <= 0).mean()), resamples=int(len(means)),
+                   significant=excludes_zero(low, high))
+    return out
+
+
+def excludes_zero(low, high):
+    """True when a CI lies wholly above or below 0: the only gains shown as significant (bold,
+    coloured); an interval that includes 0, or none at all, is not."""
+    return low is not None and high is not None and (low > 0 or high < 0)
 
 
 def stratified_sample(labels, k, seed=0):

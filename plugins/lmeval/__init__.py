@@ -5,11 +5,16 @@
   task catalogue (``tasks/openmedllm_*.yaml``), the parity tests here;
 * :mod:`.local`: lm-eval's own medical task definitions reading the local data files;
 * :mod:`.bridge`: `bioharness eval --tasks lm_eval:<task>` runs them (or any lm-eval task, online)
-  through lm-eval's evaluator on a bioharness backend.
+  through lm-eval's evaluator on a bioharness backend;
+* ``reported/*.yaml``: published results (other biomedical LLMs' scores, instruction-tuning
+  results with and without tuning), each from a paper's table or a result file, through the
+  ``reported_dirs`` hook (the evaluation plugin reads them: `bioharness zoo`, `compare`).
 
 lm-eval is imported only when one of these runs.
 """
-from bioharness import UsageError, hookimpl
+from pathlib import Path
+
+from bioharness import hookimpl
 
 
 @hookimpl
@@ -44,37 +49,10 @@ def register_commands(cli):
         for name, notes in export(out, data_dir, tasks, getattr(manager, "hooks", None)):
             click.echo(f"{name}: " + ("; ".join(notes) if notes else "as in bioharness"))
 
-    @cli.command("zoo")
-    @click.option("--model", "name", help="One model's reported scores, with sources.")
-    def zoo(name):
-        """Well-known biomedical LLMs and their published scores on our tasks ("reported")."""
-        from rich.console import Console
-        from rich.markup import escape
-        from rich.table import Table
-
-        from .zoo import registry, reported_rows
-
-        models = registry()["models"]
-        if name is None:
-            table = Table(title="zoo: reported, not measured")
-            for column in ("model", "hub id", "base", "prompt format", "licence", "scores"):
-                table.add_column(column)
-            for m in models:
-                table.add_row(*(escape(str(m[k])) for k in ("name", "hub", "base", "prompt_format", "licence")),
-                              str(sum(len(s) - 3 for s in m.get("scores", ()))))
-            Console(width=200).print(table)
-            return
-        if name not in {m["name"] for m in models}:
-            raise UsageError(f"no model {name!r} in the zoo (known: {', '.join(m['name'] for m in models)})")
-        for row in reported_rows():
-            if row["model"] == name and not row["task"].startswith("lm_eval:"):
-                shots = "shots ?" if row["shots"] is None else f"{row['shots']}-shot {row['scoring']}, {row['harness']}"
-                click.echo(f"{row['task']}: {row['value']:.3f} [{row['status']}; {shots}] {row['source']}")
-
 
 @hookimpl
-def reported_scores(board):
-    """The zoo's published scores for the board's tasks (see .zoo)."""
-    from .zoo import place
-
-    return place(board)
+def reported_dirs():
+    """The published results shipped with bioharness (``reported/*.yaml``): other biomedical
+    LLMs' scores from their papers' tables, and instruction-tuning results with and without
+    tuning (primary sources only; `bioharness zoo` shows them)."""
+    return [Path(__file__).parent / "reported"]

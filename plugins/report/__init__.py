@@ -68,13 +68,15 @@ def register_commands(cli):
     @cli.command("report")
     @click.option("--out", type=click.Path(file_okay=False, exists=True), default="runs", show_default=True,
                   help="The run directory that `bioharness eval` (and `compare`) wrote.")
-    @click.option("--baseline", help="Model spec to compare against (recomputes leaderboard.json).")
+    @click.option("--baseline", help="Model spec (or name) to compare against (recomputes leaderboard.json).")
+    @click.option("--reported", "reported", multiple=True, type=click.Path(dir_okay=False),
+                  help="A file of published results to show as reported (recomputes leaderboard.json); repeatable.")
     @click.option("--wait", is_flag=True, help="If another process is writing OUT, wait for it (default: refuse).")
     @click.option("--plugins", "plugins", multiple=True, expose_value=False, help="Extra plugin to load.")
-    def report_command(out, baseline, wait):
+    def report_command(out, baseline, reported, wait):
         """Write every report (OUT/report.html, OUT/summary.md, ...) from OUT/leaderboard.json,
-        recomputed when --baseline is given or when there is none. A stage: up to date when
-        neither the leaderboard nor the reporters changed."""
+        recomputed when --baseline or --reported is given or when there is none. A stage: up to
+        date when neither the leaderboard nor the reporters changed."""
         from bioharness import UsageError, check_stage, damage_error, get_stage, read_json, run_lock
 
         def say(text):
@@ -82,13 +84,17 @@ def register_commands(cli):
 
         board_path = Path(out) / "leaderboard.json"
         with run_lock(out, wait=wait):  # one writer per run folder
-            if board_path.is_file() and not baseline:
+            recompute, board = bool(baseline or reported), None
+            if board_path.is_file():
                 check = check_stage(Path(out) / "compare")
-                if check.damages:  # a board changed since compare wrote it is not reported
+                if check.damages and not recompute:  # a board changed since compare wrote it is not reported
                     raise UsageError(damage_error(check, out))
-                board = read_json(board_path)
-            else:
-                board = get_stage("compare")(out=out, baseline=baseline, say=say, archive=Path(out) / "superseded")
+                board = None if check.damages else read_json(board_path)
+            if board is None or recompute:
+                # names given to `compare --label` before are kept (those of `eval --label` are on disk)
+                labels = {m: n for m, n in ((board or {}).get("labels") or {}).items() if m != n}
+                board = get_stage("compare")(out=out, baseline=baseline or (board or {}).get("baseline"), say=say,
+                                             archive=Path(out) / "superseded", labels=labels, reported=reported)
             result = get_stage("report")(out=out, board=board, say=say, archive=Path(out) / "superseded")
         for path in result.get("files", ()):
             click.echo(path)

@@ -45,6 +45,40 @@ def _setting(setting):
             + (f" · limit {setting['limit']}" if setting.get("limit") else ""))
 
 
+def name(board, model):
+    """A model's name in every table and plot (its label, else its spec)."""
+    return (board.get("labels") or {}).get(model, model)
+
+
+def gain_of(board, model, category):
+    """A model's mean relative gain in a category: {gain, low, high, p, significant, ...} or
+    None (a board of before the CIs held a bare number: a gain without an interval)."""
+    gain = (board.get("gain_by_category") or {}).get(model, {}).get(category)
+    if gain is None or isinstance(gain, dict):
+        return gain
+    return {"gain": gain, "low": None, "high": None, "p": None}
+
+
+def significant(found):
+    """Bold and coloured only where compare found the CI to exclude 0 (``significant``; a board
+    of before that flag shows nothing as significant)."""
+    return bool(found and found.get("significant"))
+
+
+def fmt_ci(gain):
+    """``[-20.0%, +60.0%] p=0.37`` (relative gains), or ``no interval``."""
+    if not gain or gain.get("low") is None:
+        return "no interval"
+    return f"[{_pct(gain['low'])}, {_pct(gain['high'])}] p={_num(gain.get('p'), '{:.2f}')}"
+
+
+def models_info(board):
+    """[(model, name, spec, adapter)] in board order."""
+    info = board.get("models_info") or {}
+    return [(m, name(board, m), (info.get(m) or {}).get("spec", m), (info.get(m) or {}).get("adapter"))
+            for m in board["models"]]
+
+
 def score_rows(board):
     """(task, entry, [(model, score or None, CI low, CI high)]) per task, models in board order."""
     for task, entry in board["tasks"].items():
@@ -76,7 +110,7 @@ def _cell(s, low, high):
 
 def leaderboard(board):
     models, base = board["models"], board.get("baseline")
-    head = "".join(f"<th>{_e(m)}{' (baseline)' if m == base else ''}</th>" for m in models)
+    head = "".join(f'<th title="{_e(m)}">{_e(name(board, m))}{" (baseline)" if m == base else ""}</th>' for m in models)
     rows = []
     for task, entry, scores in score_rows(board):
         cells = [_cell(s, low, high) for m, s, low, high in scores]
@@ -89,23 +123,50 @@ def leaderboard(board):
             "<th>setting</th></tr>" + "".join(rows) + "</table><p>Value, percentile-bootstrap 95% CI and number of "
             "samples; errors: samples whose requests failed (a task with errors is incomplete: it has no value and "
             "no paired difference until the same command is run again); the setting is the scoring mode, the "
-            "few-shot count and the hashes of the prompt and the data.</p>")
+            "few-shot count and the hashes of the prompt and the data.</p>" + models_legend(board))
+
+
+def models_legend(board):
+    rows = "".join(f"<tr><td>{_e(n)}{' (baseline)' if m == board.get('baseline') else ''}</td><td><code>{_e(spec)}"
+                   f"</code></td><td>{_e(adapter or '-')}</td></tr>" for m, n, spec, adapter in models_info(board))
+    return ("<table id=models><tr><th>model</th><th>spec</th><th>adapter</th></tr>" + rows + "</table>"
+            "<p>The names used in every table and plot, and the full model each one is.</p>")
 
 
 def reported_table(board):
-    """Published scores (the ``reported_scores`` hook), each marked reported, with its source:
-    [task, model, metric, value, status, setting, comparable] rows, measured ones never among them."""
+    """Published scores (reported files and the ``reported_scores`` hook), each marked reported,
+    with its source: [task, model, metric, value, kind, setting, comparable, source] rows,
+    measured ones never among them."""
     rows = []
     for r in board.get("reported") or ():
-        setting = ("not stated" if r.get("shots") is None and r.get("scoring") is None else
-                   f"{r.get('shots')}-shot · scoring {r.get('scoring')} · {r.get('harness') or 'harness not stated'}")
+        stated = [f"{r['shots']}-shot" if r.get("shots") is not None else None,
+                  f"scoring {r['scoring']}" if r.get("scoring") is not None else None, r.get("harness")]
+        setting = " · ".join(x for x in stated if x) or "not stated"
         comparable = "same setting as measured" if r.get("beside") else f"not comparable: {r.get('difference')}"
-        rows.append([r["task"], r["model"], r.get("metric", ""), _num(r["value"]), f"reported, {r.get('status')}",
-                     setting, comparable, r.get("source", "")])
+        model = r["model"] + (f" ({r['tuning']})" if r.get("tuning") else "")
+        rows.append([r["task"], model, r.get("metric", ""), _num(r["value"]), f"reported, {r.get('kind')}", setting,
+                     comparable, r.get("source")])
     return rows
 
 
 REPORTED_HEAD = ("task", "model", "metric", "value", "reported", "setting", "comparable", "source")
+
+
+def sources(board):
+    """{key: (cite, where, url, checked)} of every reported row and gain on the board."""
+    found = {}
+    for r in list(board.get("reported") or ()) + list(board.get("reported_gains") or ()):
+        found.setdefault(r.get("source"), (r.get("cite", ""), r.get("where", ""), r.get("url"), r.get("checked", "")))
+    return found
+
+
+def sources_list(board, keys):
+    items = []
+    for key in keys:
+        cite, where, url, checked = sources(board)[key]
+        link = f' <a href="{_e(url)}">{_e(url.split("://", 1)[-1])}</a>' if url else ""
+        items.append(f"<li><b>{_e(key)}</b>: {_e(cite)}. {_e(where)}.{link} <small>Checked: {_e(checked)}</small></li>")
+    return "<ul class=sources>" + "".join(items) + "</ul>" if items else ""
 
 
 def reported(board):
@@ -113,9 +174,15 @@ def reported(board):
     if not rows:
         return "<p id=reported-none>No published scores for the tasks of this run.</p>"
     body = "".join("<tr class=reported>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
+    keys = list(dict.fromkeys(r.get("source") for r in board.get("reported") or ()))
+    beside = sum(1 for r in board.get("reported") or () if r.get("beside"))
     return ("<p>Published numbers, <b>not measured here</b>: never part of the leaderboard, the paired differences "
-            "or the gains. Comparable only where the setting (task, shots, scoring) is the measured one.</p>"
-            '<table id="reported"><tr>' + "".join(f"<th>{h}</th>" for h in REPORTED_HEAD) + "</tr>" + body + "</table>")
+            "or the gains. Comparable only where the setting (task, metric, shots, scoring) is the measured one.</p>"
+            f"<details{' open' if len(rows) <= 12 else ''}><summary>{len(rows)} published value(s) for the tasks of this "
+            f"run, {beside} in the measured setting</summary>"
+            '<table id="reported"><tr>' + "".join(f"<th>{h}</th>" for h in REPORTED_HEAD) + "</tr>" + body + "</table>"
+            "</details><p>Sources (key: paper and table, or result file; how each was checked):</p>"
+            + sources_list(board, keys))
 
 
 def differences(board):
@@ -129,15 +196,15 @@ def differences(board):
             d = entry["vs_baseline"].get(m)
             if not d:
                 continue
-            sig = d["low"] is not None and d["high"] is not None and (d["low"] > 0 or d["high"] < 0)
             diff = d["diff"] or 0
-            cls = ("pos" if diff > 0 else "neg" if diff < 0 else "") + (" sig" if sig else "")
-            rows.append(f'<tr><td>{_e(task)}</td><td>{_e(m)}</td><td class="{cls}">{_num(d["diff"], "{:+.3f}")}</td>'
+            cls = (("pos" if diff > 0 else "neg") + " sig") if significant(d) else ""
+            rows.append(f'<tr><td>{_e(task)}</td><td>{_e(name(board, m))}</td><td class="{cls}">{_num(d["diff"], "{:+.3f}")}</td>'
                         f'<td>[{_num(d["low"], "{:+.3f}")}, {_num(d["high"], "{:+.3f}")}]</td>'
                         f'<td>{_num(d.get("p_le_zero"))}</td><td>{d.get("n", "n/a")}</td>'
                         f'<td>{_pct(d.get("relative_gain"))}</td><td>{_interval_svg(d)}</td></tr>')
-    return (f"<p>Each model minus <b>{_e(base)}</b> on the samples both were evaluated on (paired bootstrap); bold: "
-            "the 95% CI excludes 0; p: share of resamples where the difference is &le; 0.</p><table id=differences>"
+    return (f"<p>Each model minus <b>{_e(name(board, base))}</b> on the samples both were evaluated on (paired "
+            "bootstrap); bold and coloured only where the 95% CI excludes 0; p: share of resamples where the difference "
+            "is &le; 0.</p><table id=differences>"
             "<tr><th>task</th><th>model</th><th>difference</th><th>95% CI</th><th>p</th><th>n</th>"
             "<th>relative gain</th><th></th></tr>" + "".join(rows) + "</table>")
 
@@ -152,16 +219,46 @@ def _interval_svg(d, width=160):
             f'<circle cx="{x(d["diff"]):.1f}" cy="7" r="3" class=dot /></svg>')
 
 
+def _gain_cell(gain, model, category):
+    if not gain or gain.get("gain") is None:
+        return f'<td class=gain data-model="{_e(model)}" data-category="{_e(category)}">n/a</td>'
+    cls = ("pos sig" if gain["gain"] > 0 else "neg sig") if significant(gain) else ""
+    return (f'<td class="gain {cls}" data-model="{_e(model)}" data-category="{_e(category)}">{_pct(gain["gain"])}'
+            f"<br><small>{_e(fmt_ci(gain))}</small></td>")
+
+
+def reported_gains(board):
+    """{source key: {category: row}} of the published headline gains on the board."""
+    found = {}
+    for row in board.get("reported_gains") or ():
+        found.setdefault(row["source"], {})[row["category"]] = row
+    return found
+
+
 def category_gains(board):
     gains = board.get("gain_by_category") or {}
     if not gains:
         return "<p>No baseline was given: no gains.</p>"
-    cats = _ordered({c for g in gains.values() for c in g})
-    rows = "".join(f"<tr><td>{_e(m)}</td>" + "".join(f"<td>{_pct(g.get(c))}</td>" for c in cats) + "</tr>"
-                   for m, g in gains.items())
-    return (f"<p>Mean over each category's tasks of (model &minus; {_e(board.get('baseline'))}) / "
-            f"{_e(board.get('baseline'))}.</p><table id=gains><tr><th>model</th>"
-            + "".join(f"<th>{_e(c)}</th>" for c in cats) + f"</tr>{rows}</table>")
+    cats = _ordered({c for g in gains.values() for c in g} | {c for r in reported_gains(board).values() for c in r})
+    rows = "".join(f"<tr><td>{_e(name(board, m))}</td>" + "".join(_gain_cell(gain_of(board, m, c), m, c) for c in cats)
+                   + "</tr>" for m in board["models"] if m in gains)  # board order (the JSON sorts keys)
+    published, notes = "", []
+    for key, by_category in reported_gains(board).items():
+        first = next(iter(by_category.values()))
+        published += (f'<tr class=reported data-source="{_e(key)}"><td>{_e(key)} <small>(reported, {_e(first["kind"])}; '
+                      "not measured)</small></td>" + "".join(
+                          f"<td>{_pct(by_category[c]['gain'])}<br><small>{_e(by_category[c]['metric'])}</small></td>"
+                          if c in by_category else "<td>-</td>" for c in cats) + "</tr>")
+        notes.append(f"<b>{_e(key)}</b>: {_e(first['tuned'])} vs {_e(first['untuned'])}; {_e(first.get('gain_kind') or '')}"
+                     f". Not comparable: {_e(first['not_comparable'])}")
+    base = _e(name(board, board.get("baseline")))
+    return (f"<p>Mean over each category's tasks of (model &minus; {base}) / {base}, with a paired-bootstrap 95% CI "
+            "(each task's samples resampled as in its paired difference) and p, the share of resamples where the mean "
+            "gain is &le; 0. Bold and green (red) only where the CI excludes 0: a gain whose interval includes 0 is not "
+            "shown as one. Rows marked reported are published numbers, not measured here.</p><table id=gains><tr><th>model</th>"
+            + "".join(f"<th>{_e(c)}</th>" for c in cats) + f"</tr>{rows}{published}</table>"
+            + ("<p class=meta>" + "<br>".join(notes) + "</p>" if notes else "")
+            + sources_list(board, list(reported_gains(board))))
 
 
 def _colour(gain, scale):
@@ -172,19 +269,26 @@ def _colour(gain, scale):
     return f"rgb({r},{g},{b})"
 
 
+NEUTRAL = "#f4f4f4"  # a cell whose CI includes 0: no colour, whatever the sign of its gain
+
+
 def heatmap(board):
     """SVG: rows the instruction categories an adapter was tuned on, columns the task
-    categories, colour and label the mean relative gain over the baseline."""
+    categories, each cell the mean relative gain over the baseline with its CI and p (coloured,
+    and bold, only where the CI excludes 0); below, a row per published headline gain (reported)."""
     transfer = board.get("transfer") or {}
     if not transfer:
         return ("<p id=heatmap-none>No category-transfer ablation in this run "
                 "(<code>bioharness run --ablate-categories</code> tunes one adapter per category).</p>")
     rows = _ordered(transfer)
+    published = reported_gains(board)
     cols = _ordered({c for r in transfer.values() for c in r})
-    gains = [cell.get("gain") for r in transfer.values() for cell in r.values() if cell.get("gain") is not None]
+    gains = [cell.get("gain") for r in transfer.values() for cell in r.values()
+             if cell.get("gain") is not None and significant(cell)]
     scale = max([abs(g) for g in gains] + [1e-9])
-    cw, ch, left, top = 180, 54, 110, 28
-    parts = [f'<svg id=heatmap width="{left + cw * len(cols) + 10}" height="{top + ch * len(rows) + 10}" role="img" '
+    cw, ch, left, top = 200, 54, 150, 28
+    height = top + ch * (len(rows) + len(published)) + 10
+    parts = [f'<svg id=heatmap width="{left + cw * len(cols) + 10}" height="{height}" role="img" '
              'aria-label="category transfer heatmap">']
     for j, c in enumerate(cols):
         parts.append(f'<text x="{left + cw * j + cw / 2}" y="18" text-anchor="middle" class=hl>{_e(c)} tasks</text>')
@@ -194,29 +298,46 @@ def heatmap(board):
         for j, c in enumerate(cols):
             cell = transfer[r].get(c) or {}
             gain, x = cell.get("gain"), left + cw * j
-            ci = f"[{_pct(cell.get('low'))}, {_pct(cell.get('high'))}]" if cell.get("low") is not None else ""
+            sig = gain is not None and significant(cell)
+            ci = fmt_ci(cell) if gain is not None else ""
             tip = "; ".join(f"{t}: {_num(v.get('diff'), '{:+.3f}')} [{_num(v.get('low'), '{:+.3f}')}, "
                             f"{_num(v.get('high'), '{:+.3f}')}] p={_num(v.get('p'))}"
                             for t, v in (cell.get("tasks") or {}).items())
-            parts.append(f'<g class=cell data-row="{_e(r)}" data-col="{_e(c)}"><title>tuned on {_e(r)}, {_e(c)} tasks: '
-                         f'{_pct(gain)} {ci} p={_num(cell.get("p"))} {_e(tip)}</title>'
-                         f'<rect x="{x}" y="{y}" width="{cw - 2}" height="{ch - 2}" fill="{_colour(gain, scale)}"/>'
-                         f'<text x="{x + cw / 2}" y="{y + 22}" text-anchor="middle" class=v>{_pct(gain)}</text>'
-                         f'<text x="{x + cw / 2}" y="{y + 38}" text-anchor="middle" class=s>{_e(ci)}'
-                         f'{" p=" + _num(cell.get("p"), "{:.2f}") if cell.get("p") is not None else ""}</text></g>')
+            fill = _colour(gain, scale) if sig else ("#eeeeee" if gain is None else NEUTRAL)
+            parts.append(f'<g class="cell{" sig" if sig else ""}" data-row="{_e(r)}" data-col="{_e(c)}" '
+                         f'data-fill="{fill}"><title>tuned on {_e(r)}, {_e(c)} tasks: {_pct(gain)} {_e(ci)} '
+                         f'{_e(tip)}</title><rect x="{x}" y="{y}" width="{cw - 2}" height="{ch - 2}" fill="{fill}"/>'
+                         f'<text x="{x + cw / 2}" y="{y + 22}" text-anchor="middle" class="v{" sig" if sig else ""}">'
+                         f'{_pct(gain)}</text><text x="{x + cw / 2}" y="{y + 38}" text-anchor="middle" class=s>'
+                         f'{_e(ci)}</text></g>')
+    for i, (key, by_category) in enumerate(published.items()):
+        y = top + ch * (len(rows) + i)
+        parts.append(f'<text x="{left - 8}" y="{y + ch / 2 + 4}" text-anchor="end" class=rep>{_e(key)} (reported)</text>')
+        for j, c in enumerate(cols):
+            row, x = by_category.get(c), left + cw * j
+            parts.append(f'<g class=reported-cell data-source="{_e(key)}" data-col="{_e(c)}"><rect x="{x}" y="{y}" '
+                         f'width="{cw - 2}" height="{ch - 2}" class=rep />'
+                         f'<text x="{x + cw / 2}" y="{y + 22}" text-anchor="middle" class=rep>'
+                         f'{_pct(row["gain"]) if row else "-"}</text><text x="{x + cw / 2}" y="{y + 38}" '
+                         f'text-anchor="middle" class=s>{_e(row["metric"]) if row else ""}</text></g>')
     parts.append("</svg>")
     return ("<p>Rows: the instructions an adapter was tuned on; columns: task categories; cells: mean relative gain "
-            "over the baseline (green better, red worse; hover for the tasks).</p>" + "".join(parts))
+            "over the baseline with its paired-bootstrap 95% CI and p (the gains per category above, one adapter "
+            "each). Green (red) only where the CI excludes 0; grey where it includes 0. Hover for the tasks. The "
+            "last rows are published headline gains, reported (not measured, other tasks and models).</p>"
+            + "".join(parts))
 
 
-def task_plot(task, entry, models):
-    """SVG bars: one per model with its 95% CI whisker; values on the metric's own scale."""
-    scores = [(m, entry["scores"].get(m)) for m in models]
+def task_plot(task, entry, models, names=None):
+    """SVG bars: one per model (shown by its name in ``names``) with its 95% CI whisker; values
+    on the metric's own scale."""
+    names = names or {}
+    scores = [(names.get(m, m), entry["scores"].get(m)) for m in models]
     known = [v for _, s in scores if s for v in [s["value"], *(s.get("ci95") or [])] if v is not None]
     top = max(known + [1.0]) if known and max(known) > 1 else 1.0
     width, row, left = 240, 20, 8
     parts = [f'<figure class=plot data-task="{_e(task)}"><figcaption>{_e(task)} · {_e(entry["metric"])}</figcaption>'
-             f'<svg width="{width + 60 + 7 * max(len(m) for m in models)}" height="{row * len(models) + 6}" role="img">']
+             f'<svg width="{width + 60 + 7 * max(len(m) for m, _ in scores)}" height="{row * len(models) + 6}" role="img">']
     for i, (m, s) in enumerate(scores):
         y = i * row + 3
         if not s or s["value"] is None:
@@ -319,10 +440,11 @@ def _script_json(obj):
 def render(out, board):
     out = Path(out)
     models = board["models"]
-    data = {"models": models, "tasks": list(board["tasks"]), "samples": samples(out, board)}
+    names = {m: name(board, m) for m in models}
+    data = {"models": [names[m] for m in models], "tasks": list(board["tasks"]), "samples": samples(out, board)}
     css = (HERE / "report.css").read_text(encoding="utf-8")
     js = (HERE / "browser.js").read_text(encoding="utf-8")
-    plots = "".join(task_plot(t, e, models) for t, e in board["tasks"].items())
+    plots = "".join(task_plot(t, e, models, names) for t, e in board["tasks"].items())
     sections = [
         ("leaderboard-section", "Leaderboard", leaderboard(board)),
         ("reported-section", "Reported scores (published, not measured)", reported(board)),
@@ -337,7 +459,8 @@ def render(out, board):
     body = "".join(f'<section id="{sid}"><h2>{_e(title)}</h2>{content}</section>' for sid, title, content in sections)
     page = (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>bioharness report: {_e(out.name)}</title>"
             f"<style>{css}</style></head><body><h1>bioharness report</h1><p class=meta>{_e(out)} · baseline: "
-            f"{_e(board.get('baseline') or 'none')} · models: {_e(', '.join(models))} · written "
+            f"{_e(name(board, board['baseline']) if board.get('baseline') else 'none')} · models: "
+            f"{_e(', '.join(f'{names[m]} = {m}' if names[m] != m else m for m in models))} · written "
             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}</p><nav>{nav}</nav>{body}"
             f'<script type="application/json" id="report-data">{_script_json(data)}</script>'
             f"<script>{js}</script></body></html>")

@@ -47,3 +47,47 @@ def report_run(tokenizer, tiny_llama_dir, tmp_path_factory, data_dir):
     assert main(["decontaminate", str(instructions), "--tasks", "gad", "--out", str(out / "instructions" / "kept.jsonl"),
                  "--data-dir", str(data_dir)]) == 0
     return {"out": out, "base": base, "tuned": tuned, "manager": manager, "plugin": str(plugin)}
+
+
+def results(n, right, lose, gain):
+    """Per-sample results (1 right, 0 wrong) of a model compared with a base that is right on the
+    first ``right`` of ``n`` samples: ``lose`` of those turn wrong, ``gain`` of the others right."""
+    return [int((i < right and i >= lose) or (right <= i < right + gain)) for i in range(n)]
+
+
+# (lose, gain) per task category for each model, against a base right on 16 (qa) and 20 (ie, gen)
+# of 40: a gain whose CI excludes 0 and gains that are noise, in every row of the transfer matrix
+ABLATION = {
+    "tuned": {"qa": (2, 18), "ie": (2, 4), "gen": (12, 2)},
+    "tuned-qa": {"qa": (2, 14), "ie": (3, 3), "gen": (3, 3)},
+    "tuned-ie": {"qa": (3, 4), "ie": (0, 12), "gen": (4, 2)},
+    "tuned-gen": {"qa": (2, 2), "ie": (2, 3), "gen": (0, 10)},
+}
+BASE_RIGHT = {"qa": 16, "ie": 20, "gen": 20}
+
+
+@pytest.fixture(scope="package")
+def gains_run(tmp_path_factory):
+    """A category ablation as `bioharness run --ablate-categories` leaves it (base, tuned on all,
+    on qa, ie and gen only; one task per category, 40 samples each), with chosen per-sample
+    results, compared by the real compare stage (paired bootstrap, gains per category with
+    CIs, transfer matrix, names) and reported: exact numbers for the report's colours."""
+    from bioharness.plugins.report import write_reports
+    from measured import toy_manager, write_measured
+
+    root = tmp_path_factory.mktemp("gains-run")
+    tasks = {"qa": "colours", "ie": "colours_ie", "gen": "colours_gen"}
+    manager, plugin = toy_manager(root, [(task, category) for category, task in tasks.items()])
+    out = root / "run"
+    specs = {"base": "hf:tiny-base", **{name: f"hf:tiny-base+{out}/train-{name}/adapter" for name in ABLATION}}
+    for category, task in tasks.items():
+        write_measured(out, specs["base"], task, results(40, BASE_RIGHT[category], 0, 0), category, slug="base")
+        for name, changes in ABLATION.items():
+            write_measured(out, specs[name], task, results(40, BASE_RIGHT[category], *changes[category]), category,
+                           slug=name)
+    transfer = {"all" if name == "tuned" else name.split("-")[1]: spec for name, spec in specs.items() if name != "base"}
+    board = manager.hooks.stage("compare")(out=out, baseline=specs["base"], models=list(specs.values()),
+                                           transfer=transfer, say=lambda *a: None,
+                                           labels={spec: name for name, spec in specs.items()})
+    write_reports(out, board, hooks=manager.hooks)
+    return {"out": out, "board": board, "specs": specs, "manager": manager, "plugin": plugin}

@@ -33,7 +33,21 @@ def mixed(report_run, data_dir, tmp_path_factory):
         env.setenv("OPENAI_API_KEY", "sk-test-not-a-secret")
         assert main(["eval", "--model", "openai:ghost", "--base-url", f"http://127.0.0.1:{closed_port()}/v1",
                      "--tasks", "colours_gen", "--out", str(out), "--bootstrap", "100", "--plugins", plugin]) == 1
-    return {**report_run, "out": out}
+    # published: a results file in the leaderboard's setting (beside the measured row) and a table
+    # that states no setting (apart), typed in for this test
+    (out.parent / "published.yaml").write_text(PUBLISHED)
+    return {**report_run, "out": out, "reported": str(out.parent / "published.yaml")}
+
+
+PUBLISHED = """
+source: {key: example2030, cite: "Example 2030, a results file written for this test", kind: result-file,
+         where: results.json, url: "https://example.org/results.json", checked: typed in for this test}
+setting: {shots: 0, scoring: loglikelihood, harness: lm-eval}
+rows:
+  - {dataset: PubMedQA, metric: acc, tasks: [openmedllm_pubmedqa], task_metric: accuracy, values: {Example-LM: 0.754}}
+  - {dataset: PubMedQA, metric: acc, tasks: [openmedllm_pubmedqa], task_metric: accuracy, values: {Other-LM: 0.5},
+     setting: {shots: null, scoring: null, harness: null}}
+"""
 
 
 def table_rows(text):
@@ -42,7 +56,8 @@ def table_rows(text):
 
 def test_compare_shows_the_incomplete_task_and_an_errors_column(mixed, capsys):
     out, base, tuned = mixed["out"], mixed["base"], mixed["tuned"]
-    assert main(["compare", "--out", str(out), "--baseline", base, "--plugins", mixed["plugin"]]) == 0
+    assert main(["compare", "--out", str(out), "--baseline", base, "--plugins", mixed["plugin"],
+                 "--reported", mixed["reported"]]) == 0
     printed = capsys.readouterr().out
     board = json.loads((out / "leaderboard.json").read_text())
     assert set(board["models"]) == {base, tuned, "openai:ghost"}
@@ -73,12 +88,13 @@ def test_compare_shows_the_incomplete_task_and_an_errors_column(mixed, capsys):
     assert rows["colours_gen"][header.index("errors")] == "10"
     assert rows["colours"][ghost_column] == "-" and rows["colours"][header.index("errors")] == "0"
     assert rows["openmedllm_pubmedqa"][header.index("errors")] == "0"
-    assert "Mistral-7B-v0.1 0.754 (unverified)" in rows["openmedllm_pubmedqa"][-1]
+    assert "Example-LM 0.754 (example2030)" in rows["openmedllm_pubmedqa"][-1]
 
 
 def test_report_and_summary_show_incomplete_tasks_errors_and_reported_scores(mixed, capsys):
     out, base = mixed["out"], mixed["base"]
-    assert main(["report", "--out", str(out), "--baseline", base, "--plugins", mixed["plugin"]]) == 0
+    assert main(["report", "--out", str(out), "--baseline", base, "--plugins", mixed["plugin"],
+                 "--reported", mixed["reported"]]) == 0
     board = json.loads((out / "leaderboard.json").read_text())
     page = (out / "report.html").read_text()
     table = re.search(r'<table id="leaderboard">.*?</table>', page, re.S).group(0)
@@ -94,12 +110,17 @@ def test_report_and_summary_show_incomplete_tasks_errors_and_reported_scores(mix
     reported = re.search(r'<table id="reported">.*?</table>', page, re.S).group(0)
     published = board["reported"]
     assert published and reported.count("<tr class=reported>") == len(published)
-    mistral = next(r for r in published if r["model"] == "Mistral-7B-v0.1" and r["status"] == "unverified")
-    assert (f"<td>openmedllm_pubmedqa</td><td>Mistral-7B-v0.1</td><td>accuracy</td><td>0.754</td>"
-            f"<td>reported, unverified</td><td>0-shot · scoring loglikelihood · lm-eval</td>"
-            f"<td>same setting as measured</td><td>{mistral['source']}</td>") in reported
-    unstated = next(r for r in published if r["status"] == "table")
+    same = next(r for r in published if r["model"] == "Example-LM")
+    assert (f"<td>openmedllm_pubmedqa</td><td>Example-LM</td><td>accuracy</td><td>0.754</td>"
+            f"<td>reported, result-file</td><td>0-shot · scoring loglikelihood · lm-eval</td>"
+            f"<td>same setting as measured</td><td>example2030</td>") in reported
+    assert "<li><b>example2030</b>: Example 2030, a results file written for this test. results.json." in page
+    unstated = next(r for r in published if r["model"] == "Other-LM")
     assert f"<td>not stated</td><td>not comparable: {unstated['difference']}</td>" in reported
+    assert unstated["difference"] == "the source does not state shots and scoring"
+    # the shipped published results for PubMedQA are there too, each marked not comparable
+    shipped = [r for r in published if r["source"] in ("qiu2024", "xie2025")]
+    assert shipped and not any(r["beside"] for r in shipped)
     differences = re.search(r"<table id=differences>.*?</table>", page, re.S).group(0)
     for name in {r["model"] for r in published}:
         assert name not in table and name not in differences
@@ -110,7 +131,8 @@ def test_report_and_summary_show_incomplete_tasks_errors_and_reported_scores(mix
     assert next(x for x in summary.splitlines() if x.startswith("| task | category | metric |")).endswith(
         "| openai:ghost | errors |")
     assert "## Reported scores (published, not measured)" in summary
-    assert (f"| openmedllm_pubmedqa | Mistral-7B-v0.1 | accuracy | 0.754 | reported, unverified | "
-            f"0-shot · scoring loglikelihood · lm-eval | same setting as measured | {mistral['source']} |") in summary
+    assert ("| openmedllm_pubmedqa | Example-LM | accuracy | 0.754 | reported, result-file | "
+            "0-shot · scoring loglikelihood · lm-eval | same setting as measured | example2030 |") in summary
+    assert "- example2030: Example 2030, a results file written for this test; results.json (https://example.org/results.json)" in summary
     leaderboard_md = summary.split("## Leaderboard")[1].split("##")[0]
     assert not any(r["model"] in leaderboard_md for r in published)
