@@ -77,6 +77,7 @@ def compare_stage(hooks, *, out, baseline=None, models=None, bootstrap=1000, see
     loaded = load_all(hooks, reported, tasks=set(catalog.specs))
     if check_only:
         return None
+    check_evaluations(out)  # before anything is read, archived or started
     check_names(out, models, labels)
     board_path = Path(out) / "leaderboard.json"
 
@@ -88,7 +89,6 @@ def compare_stage(hooks, *, out, baseline=None, models=None, bootstrap=1000, see
             atomic_write_json(board_path, board)
         return {"board": jsonable(board), "outputs": {"leaderboard": str(board_path)}}
 
-    check_evaluations(out)  # before anything is archived or started
     options = {"baseline": baseline, "models": models, "bootstrap": bootstrap, "seed": seed, "labels": labels,
                "reported": digest(loaded)}
     # version 3: gains per category carry a paired-bootstrap CI and p; models have names; reported
