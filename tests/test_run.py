@@ -271,7 +271,7 @@ def test_a_model_whose_requests_fail_is_reported_incomplete_and_the_rest_of_the_
     assert main(["run", str(config), "--data-dir", str(data_dir)]) == 1
     captured = capsys.readouterr()
     last = captured.err.strip().splitlines()[-1]
-    assert last.startswith("Error: model-0: 1 task(s) incomplete (pubmedqa 2 failed); first error: connection error"), last
+    assert last.startswith("Error: eval model-0: 1 task(s) incomplete (pubmedqa 2 failed); first error: connection error"), last
     assert "Traceback" not in captured.err
     out = tmp_path / "run"
     assert f"report: {out / 'report.html'}" in captured.out
