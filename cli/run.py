@@ -425,7 +425,8 @@ def graph_for_job(config, path, data_dir, plugins, cwd):
     from bioharness.manager import load_plugins
 
     os.chdir(cwd)
-    experiment = Experiment(load_plugins(plugins), config, path=path, console=Console(stderr=True), data_dir=data_dir)
+    experiment = Experiment(load_plugins(plugins), config, path=path, console=Console(stderr=True, soft_wrap=True),
+                            data_dir=data_dir)
     experiment.rebuild = ("bioharness.cli.run:graph_for_job",
                           {"config": config, "path": path, "data_dir": data_dir, "plugins": plugins, "cwd": cwd})
     return experiment.graph()
@@ -476,7 +477,8 @@ def _command():
 
         manager = get_manager()
         cfg = load_config(config, overrides=flags, sections=executor_names(manager.hooks)[1:])
-        experiment = Experiment(manager, cfg, path=config, console=Console(stderr=True), data_dir=data_dir)
+        experiment = Experiment(manager, cfg, path=config, console=Console(stderr=True, soft_wrap=True),
+                                data_dir=data_dir)
         experiment.rebuild = ("bioharness.cli.run:graph_for_job",
                               {"config": cfg, "path": str(config) if config else None, "data_dir": data_dir,
                                "plugins": list(manager.named), "cwd": os.getcwd()})
