@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bioharness.errors import Incomplete, StageFailed, UsageError
-from bioharness.lock import run_lock
+from bioharness.lock import process_start, run_lock
 from bioharness.stages import WouldRun, planning, stage_record
 
 LOCAL = "local"
@@ -283,7 +283,7 @@ def launch_stage(stage, run_dir):
     spec_path, result_path = run_dir / LAUNCH_SPEC, run_dir / LAUNCH_RESULT
     result_path.unlink(missing_ok=True)
     atomic_write_json(spec_path, {"entry": list(stage.entry), "kind": stage.kind, "run_dir": str(run_dir),
-                                  "driver": {"pid": os.getpid(), "start": _start_of(os.getpid())}})
+                                  "driver": {"pid": os.getpid(), "start": process_start(os.getpid())}})
     cmd = launch_command(stage.launch, spec_path)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(cmd, env=env, start_new_session=True)  # Ctrl-C reaches it through us only
@@ -296,21 +296,14 @@ def launch_stage(stage, run_dir):
         _end(proc)
     if code != 0:
         how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with {code}"
-        raise StageFailed(f"{stage.name}: accelerate launch {how} (log above); what it wrote is kept, "
-                          "the same command resumes it")
+        raise StageFailed(f"accelerate launch {how} (its output is above); what it wrote is kept")
     try:
         result = json.loads(result_path.read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError):
-        raise StageFailed(f"{stage.name}: the launched processes ended without a result") from None
+        raise StageFailed("the processes accelerate launched ended without a result") from None
     result_path.unlink(missing_ok=True)
     spec_path.unlink(missing_ok=True)
     return result
-
-
-def _start_of(pid):
-    from bioharness.lock import process_start
-
-    return process_start(pid)
 
 
 def _end(proc, grace=10.0):

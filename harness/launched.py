@@ -17,22 +17,12 @@ import time
 from pathlib import Path
 
 
-def _alive(pid, start):
-    from bioharness.lock import process_start
-
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return start is None or process_start(pid) in (None, start)
-
-
 def _watch(launcher, driver):
+    from bioharness.lock import pid_alive
+
     while True:
         time.sleep(0.5)
-        if os.getppid() != launcher or (driver.get("pid") and not _alive(driver["pid"], driver.get("start"))):
+        if os.getppid() != launcher or (driver.get("pid") and not pid_alive(driver["pid"], driver.get("start"))):
             sys.stderr.write("bioharness: the launcher or the process that started it is gone: stopping\n")
             sys.stderr.flush()
             os._exit(143)

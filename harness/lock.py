@@ -70,7 +70,8 @@ def process_start(pid) -> str | None:
         return None
 
 
-def _pid_alive(pid, start) -> bool:
+def pid_alive(pid, start=None) -> bool:
+    """Whether process ``pid`` of this host runs, and is the one that started at ``start``."""
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
@@ -110,7 +111,7 @@ def is_stale(holder, lease=None, now=None) -> bool:
     if not holder.get("pid"):
         return False  # being written: look again
     if holder.get("host") == host_name():
-        return not _pid_alive(holder["pid"], holder.get("pid_start"))
+        return not pid_alive(holder["pid"], holder.get("pid_start"))
     lease = holder.get("lease") or lease or lease_seconds()
     return (now or time.time()) - float(holder.get("heartbeat") or 0) > lease
 

@@ -14,7 +14,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from bioharness.errors import DataError, UsageError
+from bioharness.errors import DataError
 
 try:
     import fcntl

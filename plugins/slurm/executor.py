@@ -117,6 +117,7 @@ class SlurmExecutor:
                 after = f" after {', '.join(n for n in step.needs if n in jobs)}" if needs else ""
                 say(f"{step.name}: job {job.job_id} submitted{after}; log: {self.log_path(job)}")
             self._follow(graph, jobs, submitted, before, watcher, outcome, say)
+            outcome.cancelled = {s.name: outcome.cancelled[s.name] for s in graph.steps if s.name in outcome.cancelled}
         except BaseException:  # Ctrl-C, SIGTERM, a refused submission: no job outlives the run
             left = [job.job_id for name, job in jobs.items()
                     if name not in outcome.done and name not in outcome.failed and name not in outcome.incomplete]
