@@ -50,6 +50,7 @@ start() {
     [ -e "$dir/slurmctld.pid" ] && die "$dir already holds a cluster (bash $0 stop $dir first)"
     mkdir -p "$dir/state" "$dir/spool" "$dir/log" "$dir/munge"
     chmod 755 "$dir"
+    trap 'echo "slurm-local: start failed: stopping what it started" >&2; stop "$dir"' EXIT
 
     # 1. slurm.conf, before anything that could read it
     local node cpus mem
@@ -104,6 +105,7 @@ EOF
     slurmd -f "$SLURM_CONF" -N localhost
     wait_for "$WAIT_S" "node localhost to be idle (sinfo; log: $dir/log/slurmd.log)" \
         bash -c '[ "$(sinfo -h -n localhost -o %t)" = idle ]'
+    trap - EXIT
     echo "export SLURM_CONF=$SLURM_CONF"
 }
 
