@@ -19,8 +19,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -38,20 +36,12 @@ def tiny_model(folder):
 
 
 def config(folder, model, executor, ablate):
-    values = {
-        "out": str(folder / "run"), "base": f"hf:{model}", "teacher": f"hf:{model}",
-        "tasks": "pubmedqa,bc5cdr_chem,meqsum", "limit": 2, "ablate_categories": ablate, "executor": executor,
-        "generate": {"n": 2, "per_request": 2, "max_tokens": 24, "concurrency": 2, "max_requests": 1},
-        "train": {"max_steps": 2, "batch_size": 4, "micro_batch_size": 2, "cutoff_len": 160, "save_steps": 1,
-                  "sanity_prompts": 0},
-        "eval": {"batch_size": 4, "bootstrap": 200}, "compare": {"bootstrap": 200},
-    }
-    if executor == "slurm":
-        values["slurm"] = {"cpus_per_task": 1, "poll_seconds": 2, "time": 60}
-    folder.mkdir(parents=True)
-    path = folder / "run.yaml"
-    path.write_text(yaml.safe_dump(values))
-    return path
+    """The slurm tests' tiny experiment (one definition of it), ablated or not."""
+    sys.path.insert(0, str(REPO / "tests" / "plugins" / "slurm"))
+    from test_slurm_run import ablation_config
+
+    extra = {"slurm": {"cpus_per_task": 1, "poll_seconds": 2, "time": 60}} if executor == "slurm" else {}
+    return ablation_config(folder, model, executor, ablate_categories=ablate, **extra)
 
 
 def timed_run(path, env):

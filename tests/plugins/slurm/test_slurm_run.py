@@ -53,6 +53,8 @@ FAULTS = textwrap.dedent("""
 
 
 def ablation_config(folder, tiny_llama_dir, executor, **extra):
+    """The tiny category ablation (13 steps) as a run config in ``folder`` (also what
+    benchmarks/executors.py times)."""
     config = {
         "out": str(folder / "run"), "base": f"hf:{tiny_llama_dir}", "teacher": f"hf:{tiny_llama_dir}",
         "tasks": "pubmedqa,bc5cdr_chem,meqsum", "limit": 2, "ablate_categories": True, "executor": executor,
