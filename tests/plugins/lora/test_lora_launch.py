@@ -138,3 +138,18 @@ def test_two_processes_give_the_single_process_adapter_and_the_killed_run_the_un
     assert moved > 1e-2  # the comparison means something
     assert across <= ATOL
     assert max_difference(two, resumed) <= ATOL
+
+
+def test_an_accelerate_config_decides_the_distribution_and_a_launch_gets_a_port_of_its_own(tmp_path):
+    from bioharness.executors import launch_command
+
+    fsdp = tmp_path / "fsdp.yaml"
+    fsdp.write_text("distributed_type: FSDP\nnum_processes: 8\n")
+    with_config = launch_command({"num_processes": 4, "config_file": str(fsdp)}, tmp_path / "spec.json")
+    assert with_config[with_config.index("--config_file") + 1] == str(fsdp)
+    assert "--multi_gpu" not in with_config  # the config says FSDP; only the process count is overridden
+    assert with_config[with_config.index("--num_processes") + 1] == "4"
+    plain = launch_command({"num_processes": 2}, tmp_path / "spec.json")
+    assert "--multi_gpu" in plain and plain[-3:] == ["-m", "bioharness.launched", str(tmp_path / "spec.json")]
+    port = plain[plain.index("--main_process_port") + 1]
+    assert port.isdigit()  # a free port of its own, not accelerate's fixed default 29500 that two launches share
