@@ -1,6 +1,7 @@
 """The README's cluster walk-through, command by command, against the local one-node SLURM: the
 shipped examples/runs/slurm.yaml with the model, data and resources made tiny (this cluster has
 no GPU, partition or account), everything else as shipped."""
+import json
 import os
 import re
 import subprocess
@@ -37,10 +38,12 @@ def test_the_readme_slurm_section_validates(tmp_path):
     assert settings.for_step(experiment.graph().step("train"))["gpus_per_task"] == 4
 
 
-def tiny(shipped, tiny_llama_dir):
+def tiny(shipped, tiny_llama_dir, instructions):
+    """The shipped config on the tiny model, trained on ``instructions`` (no teacher to call: one
+    job less; the ablation test generates)."""
     config = yaml.safe_load(shipped.read_text())
     config.update(base=f"hf:{tiny_llama_dir}", teacher=f"hf:{tiny_llama_dir}", judge=None, tasks="pubmedqa", limit=2,
-                  ablate_categories=False)
+                  ablate_categories=False, instructions=str(instructions))
     config["generate"] = {"generator": "selfinstruct", "n": 2, "per_request": 2, "max_tokens": 24, "concurrency": 2,
                           "max_requests": 1}
     config["train"] = {"trainer": "lora", "max_steps": 2, "batch_size": 4, "micro_batch_size": 2, "cutoff_len": 160,
@@ -62,7 +65,11 @@ def test_the_readme_cluster_walk_through_runs_on_a_local_slurm(slurm_cluster, tm
     assert [c.split()[0] for c in commands] == ["bioharness", "squeue", "tail", "bioharness"]
     shipped = REPO / "examples" / "runs" / "slurm.yaml"
     (tmp_path / "examples" / "runs").mkdir(parents=True)
-    (tmp_path / "examples" / "runs" / "slurm.yaml").write_text(yaml.safe_dump(tiny(shipped, tiny_llama_dir)))
+    instructions = tmp_path / "instructions.jsonl"
+    instructions.write_text("".join(json.dumps({"id": f"i{i}", "instruction": f"Name organ {i}.", "input": "",
+                                                "output": "The liver.", "category": "qa"}) + "\n" for i in range(8)))
+    (tmp_path / "examples" / "runs" / "slurm.yaml").write_text(yaml.safe_dump(tiny(shipped, tiny_llama_dir,
+                                                                                  instructions)))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200", "BIOHARNESS_DATA": str(data_dir),
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
 
@@ -73,7 +80,7 @@ def test_the_readme_cluster_walk_through_runs_on_a_local_slurm(slurm_cluster, tm
     first = shell(commands[0])
     assert first.returncode == 0, first.stderr
     jobs = dict(re.findall(r"^(\S[^:]*): job (\d+) submitted", first.stderr, flags=re.M))
-    assert set(jobs) == {"generate", "instructions", "train", "eval base", "eval tuned", "compare", "report"}
+    assert set(jobs) == {"instructions", "train", "eval base", "eval tuned", "compare", "report"}
     assert "report: runs/bioinstruct-slurm/report.html" in first.stdout
     queue = shell(commands[1])
     assert queue.returncode == 0 and queue.stdout.split()[:2] == ["JOBID", "PARTITION"], queue.stderr
