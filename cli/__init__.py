@@ -12,7 +12,7 @@ import sys
 import click
 
 from bioharness import UsageError, __version__, model_name, parse_model_args
-from bioharness.errors import Incomplete
+from bioharness.errors import Incomplete, StageFailed
 
 PLUGINS_OPTION = "--plugins"
 PLUGINS_HELP = (
@@ -409,15 +409,24 @@ def _describe_spec(text, backends) -> dict:
     return row
 
 
-def plugin_stage(hooks, kind, registration, options, name=None):
-    """A stage done by a registered generator or trainer, built (and so validated) now."""
-    from bioharness.stages import Stage
+REGISTRIES = {"generate": "generators", "train": "trainers"}
+
+
+def plugin_stage(hooks, kind, registration, options, name=None, launch=None):
+    """A stage done by a registered generator or trainer, built (and so validated) now. With
+    ``launch`` ({num_processes, config_file}) its work runs under ``accelerate launch``, each
+    process building the worker again from the same plugins and options."""
+    from bioharness.manager import named_plugins
+    from bioharness.stages import Stage, jsonable
 
     worker = registration.factory(**options)
     inputs = {option: options[option] for option in registration.inputs if options.get(option)}
+    plugins = named_plugins()
+    entry = ("bioharness.executors:registered_worker",
+             {"kind": REGISTRIES[kind], "name": registration.name, "options": jsonable(options), "plugins": plugins})
     return Stage(kind, name or kind, registration.name, hooks.plugin_version(registration.plugin), options,
                  lambda run_dir, on_record: worker.run(run_dir, on_record=on_record), inputs,
-                 dict(registration.outputs))
+                 dict(registration.outputs), launch=launch, entry=entry)
 
 
 def _plugin_stage(stage, registry, selector, help_text):
@@ -448,13 +457,14 @@ def _plugin_stage(stage, registry, selector, help_text):
 
         name = values.pop(selector) or default
         wait = values.pop("wait")
+        launch = {k: v for k in ("num_processes", "config_file") if (v := values.pop(k, None)) is not None} or None
         if name is None:
             raise UsageError(f"several {registry.kind}s are installed; choose one with --{selector} ({', '.join(names)})")
         reg = registry.get(name)
         mine = {k: v for k, v in values.items() if reg.name in owners.get(k, ())}
         hooks = get_manager().hooks
         with run_lock(Path(out), wait=wait):  # before any model loads: an --out that cannot be written fails now
-            run_stage(hooks, plugin_stage(hooks, stage, reg, mine), out, say=_say)
+            run_stage(hooks, plugin_stage(hooks, stage, reg, mine, launch=launch), out, say=_say)
 
     selector_opt = click.Option([f"--{selector}", selector], type=click.Choice(names), default=default,
                                 show_default=True, help=f"Which {registry.kind} to use.")
@@ -462,7 +472,15 @@ def _plugin_stage(stage, registry, selector, help_text):
                            help="Run directory to write (resumed if it exists).")
     wait_opt = click.Option(["--wait"], is_flag=True, help="If another process is writing the same run folder, "
                             "wait for it to finish (default: refuse at once).")
-    command = click.Command(stage, callback=callback, params=[selector_opt, *params, out_opt, wait_opt], help=help_text)
+    launch_opts = [  # the run config's train.launch
+        click.Option(["--num-processes", "num_processes"], type=click.IntRange(min=1),
+                     help="Train under `accelerate launch` with this many processes (GPUs; on CPU: gloo). "
+                          "--batch-size stays the batch over all of them."),
+        click.Option(["--accelerate-config", "config_file"], type=click.Path(dir_okay=False, exists=True),
+                     help="An accelerate config file (DDP, FSDP, DeepSpeed) for `accelerate launch`."),
+    ] if stage == "train" else []
+    command = click.Command(stage, callback=callback, params=[selector_opt, *params, *launch_opts, out_opt, wait_opt],
+                            help=help_text)
     return plugins_option(command)
 
 
@@ -534,7 +552,7 @@ def main(argv=None):
         manager = load_plugins(plugins_from_argv(argv))
         command = build_cli(manager)
         return command.main(args=argv, prog_name="bioharness", obj=manager, standalone_mode=False) or 0
-    except (UsageError, Incomplete) as exc:
+    except (UsageError, Incomplete, StageFailed) as exc:
         click.echo(f"Error: {exc}", err=True)
         return exc.exit_code
     except click.exceptions.Abort:

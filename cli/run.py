@@ -9,13 +9,20 @@ the embedded model, in a few minutes on a laptop CPU. Every step is a stage of
     every task)  ->  compare (paired bootstrap; transfer matrix)  ->  report
 
 Every value of the config is type-checked before anything runs: one line ``file:key``, exit 2.
+
+The stages form a graph (:meth:`Experiment.graph`, the same for every executor): ``--executor
+local`` (the default) runs it in this process, ``--executor slurm`` one job per step on a
+cluster (:mod:`bioharness.executors`). ``train.launch`` runs the train stages under
+``accelerate launch``.
 """
+import os
 from pathlib import Path
 
 import yaml
 
 from bioharness.errors import DataError, Incomplete, UsageError
-from bioharness.stages import Stage, run_stage
+from bioharness.executors import Graph, Step
+from bioharness.stages import Stage, is_planning, run_stage, stage_record
 from bioharness.textfiles import read_text
 
 DEFAULT_YAML = """\
@@ -117,6 +124,7 @@ TOP = {
     "plugins": (_names, "plugin names (a list or comma-separated)"),
     "ablate_categories": (lambda v: isinstance(v, bool), "true or false"),
     "reported": (_names, "reported files (a list or comma-separated)"),
+    "executor": (_text, "an executor name (local, or one a plugin registers: slurm)"),
 }
 SECTIONS = {
     "eval": {"models": (lambda v: isinstance(v, list) and bool(v) and all(_text(x) for x in v),
@@ -140,8 +148,9 @@ def _check(path, key, value, rule):
         raise DataError(path, key, f"expected {expected}, got {value!r}")
 
 
-def load_config(path=None, overrides=None):
-    """The run config: DEFAULT, then the file's values, then the command line's, all checked."""
+def load_config(path=None, overrides=None, sections=()):
+    """The run config: DEFAULT, then the file's values, then the command line's, all checked.
+    ``sections``: more keys taking a mapping (the executors': ``slurm``), checked by their owner."""
     config = {k: (dict(v) if isinstance(v, dict) else v) for k, v in DEFAULT.items()}
     where = path or "(default run)"
     if path is not None:
@@ -162,8 +171,12 @@ def load_config(path=None, overrides=None):
                     config[key] = {**(config.get(key) or {}), **(value or {})}
             elif key in TOP:
                 config[key] = value
+            elif key in sections:
+                if value is not None and not isinstance(value, dict):
+                    raise DataError(path, key, f"expected a mapping of options, got {value!r}")
+                config[key] = dict(value or {})
             else:
-                known = ", ".join([*TOP, *PLUGIN_SECTIONS, *SECTIONS])
+                known = ", ".join([*TOP, *PLUGIN_SECTIONS, *SECTIONS, *sections])
                 raise DataError(path, key, f"unknown key (expected one of: {known})")
     for key, value in (overrides or {}).items():
         if value is not None:
@@ -184,6 +197,25 @@ def _records_in(path) -> int:
         return 0
     with open(path, "rb") as fh:
         return sum(1 for line in fh if line.strip())
+
+
+LAUNCH = {"num_processes": (_whole(1), "a whole number >= 1"),
+          "config_file": (_text, "an accelerate config file (DDP, FSDP or DeepSpeed)")}
+
+
+def launch_settings(where, value):
+    """``train.launch`` checked: {num_processes, config_file}, or None (train in this process)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not value:
+        raise DataError(where, "train.launch", f"expected a mapping (num_processes, config_file), got {value!r}")
+    for key, item in value.items():
+        if key not in LAUNCH:
+            raise DataError(where, f"train.launch.{key}", f"unknown key (expected one of: {', '.join(LAUNCH)})")
+        _check(where, f"train.launch.{key}", item, LAUNCH[key])
+    if value.get("config_file") and not Path(value["config_file"]).is_file():
+        raise DataError(where, "train.launch.config_file", f"no such file: {value['config_file']}")
+    return {k: value[k] for k in LAUNCH if value.get(k) is not None}
 
 
 def _listed(value):
@@ -219,7 +251,10 @@ class Experiment:
             options = {**config["generate"], "model": config["teacher"]}
             self.generate = self._plugin("generate", options, hooks.generators)
         trainer_values = dict(config.get("train") or {})
+        self.launch = launch_settings(self.where, trainer_values.pop("launch", None))
         registration, _ = plugin_options(self.where, "train", trainer_values, hooks.trainers, "trainer")
+        if "adapter" not in registration.outputs:
+            raise DataError(self.where, "train.trainer", f"trainer {registration.name!r} declares no adapter output")
         self.data_option = input_option(registration, "instructions")
         self.groups = ABLATION if config.get("ablate_categories") else ("all",)
         self.trains = {}
@@ -227,8 +262,13 @@ class Experiment:
             values = {"base": config["base"], **trainer_values,
                       self.data_option: str(self.out / "instructions" / f"instructions-{group}.jsonl")}
             self.trains[group] = self._plugin("train", values, hooks.trainers, name="train" if group == "all"
-                                              else f"train-{group}")
-        for model in (config.get("eval") or {}).get("models") or ():
+                                              else f"train-{group}", launch=self.launch)
+        #: label -> model spec: the base, each adapter (where its trainer declares it), the others
+        self.adapters = {group: str(self.out / stage.name / stage.outputs["adapter"]) for group, stage in self.trains.items()}
+        self.models = {"base": self.base, **{("tuned" if g == "all" else f"tuned-{g}"): f"{self.base}+{a}"
+                                             for g, a in self.adapters.items()}}
+        self.models.update({f"model-{i}": m for i, m in enumerate((config.get("eval") or {}).get("models") or ())})
+        for model in self.models.values():
             parse_model_spec(model)
         self.reported = _listed(config.get("reported") or [])
         for path in self.reported:  # checked now, not after the training
@@ -236,14 +276,24 @@ class Experiment:
                 raise DataError(self.where, "reported", f"no such file: {path}")
         if self.reported:
             hooks.stage("compare")(out=self.out, reported=self.reported, catalog=self.catalog, check_only=True)
+        from bioharness.executors import get_executor
 
-    def _plugin(self, section, values, registry, name=None):
+        name = config.get("executor") or "local"
+        try:
+            self.executor = get_executor(hooks, name, config.get(name), where=self.where)
+        except DataError:
+            raise
+        except UsageError as exc:
+            raise DataError(self.where, "executor", str(exc).removeprefix(f"{self.where}: executor: ")) from None
+        self.rebuild = None  # set by the command: how a job builds this experiment again
+
+    def _plugin(self, section, values, registry, name=None, launch=None):
         selector = PLUGIN_SECTIONS[section]
         registration, options = plugin_options(self.where, section, values, registry, selector)
         from bioharness.cli import plugin_stage
 
         try:
-            return plugin_stage(self.hooks, section, registration, options, name=name)
+            return plugin_stage(self.hooks, section, registration, options, name=name, launch=launch)
         except UsageError as exc:  # the plugin's own checks: name the config key
             import re
 
@@ -269,41 +319,74 @@ class Experiment:
 
         fetch_task_data(self.specs, self.data_dir, no_fetch)
 
+    def graph(self) -> Graph:
+        """The run as steps: generate -> instructions -> each train -> each model's eval ->
+        compare -> report. A step reads what its needs wrote from their completion records, so
+        that it runs the same in this process or in a job of its own."""
+        out, steps = self.out, []
+        if self.generate is not None:
+            steps.append(Step("generate", "generate", self._generate,
+                              folders=(out / "generate",), records=(out / "generate",)))
+        steps.append(Step("instructions", "instructions", self._prepare, needs=tuple(s.name for s in steps),
+                          folders=(out / "instructions",), records=(out / "instructions",)))
+        train_of = {}
+        for group, stage in self.trains.items():
+            steps.append(Step(stage.name, "train", lambda stage=stage: self.stage(stage, stage.name),
+                              needs=("instructions",), folders=(out / stage.name,), records=(out / stage.name,),
+                              launch=self.launch))
+            train_of["tuned" if group == "all" else f"tuned-{group}"] = stage.name
+        for label, model in self.models.items():
+            folder = out / "eval" / label
+            steps.append(Step(f"eval {label}", "eval", lambda label=label, model=model: self._evaluate(label, model),
+                              needs=(train_of[label],) if label in train_of else (), folders=(folder,),
+                              records=tuple(folder / spec.name for spec in self.specs)))
+        evals = tuple(f"eval {label}" for label in self.models)
+        steps.append(Step("compare", "compare", self._run_compare, needs=evals, folders=(out / "compare",),
+                          records=(out / "compare",)))
+        steps.append(Step("report", "report", self._run_report, needs=("compare",), folders=(out / "report",),
+                          records=(out / "report",)))
+        return Graph(steps, out, rebuild=self.rebuild)
+
     def run(self):
+        """Every step with this experiment's executor; a summary like the local run's."""
+        outcome = self.executor.run(self.graph(), say=self.say)
+        report = (stage_record(self.out / "report").get("result") or {}).get("outputs", {}).get("report")
+        return {"outcome": outcome, "models": self.models, "report": report}
+
+    def _prepare(self):
         sources = {}
         if self.config.get("instructions"):
             sources["instructions"] = self.config["instructions"]
         elif self.generate is not None:
-            generated = self.stage(self.generate, "generate")
-            outputs = generated["outputs"]
+            outputs = (stage_record(self.out / "generate").get("result") or {}).get("outputs") or {}
             sources = {k: outputs[k] for k in ("seeds", "instructions") if k in outputs}
-            if generated.get("complete") is False:  # short of the target: what was kept is used, nothing failed
-                counts = {k: _records_in(sources.get(k)) for k in ("instructions", "seeds")}
-                self.say(f"generate: stopped short ({generated.get('stopped') or 'see its stats'}); the run goes on "
-                         f"with the {counts['instructions']} generated instruction(s) kept and the {counts['seeds']} "
-                         "seed(s)")
-        prepared = self.stage(self._instructions_stage(sources), "instructions")
-        adapters = {}
-        for group, stage in self.trains.items():
-            adapters[group] = self.stage(stage, stage.name)["outputs"]["adapter"]
-        models = {"base": self.base, **{("tuned" if g == "all" else f"tuned-{g}"): f"{self.base}+{a}"
-                                        for g, a in adapters.items()}}
-        models.update({f"model-{i}": m for i, m in enumerate((self.config.get("eval") or {}).get("models") or ())})
-        incomplete = []  # a model whose requests failed: the others are still evaluated and compared
-        for label, model in models.items():
-            try:
-                self._evaluate(label, model)
-            except Incomplete as exc:
-                incomplete.append(f"{label}: {exc}")
+        return self.stage(self._instructions_stage(sources), "instructions")
+
+    def _generate(self):
+        generated = self.stage(self.generate, "generate")
+        if generated.get("complete") is False and not is_planning():  # short of the target: what was kept is used
+            outputs = generated.get("outputs") or {}
+            counts = {k: _records_in(outputs.get(k)) for k in ("instructions", "seeds")}
+            self.say(f"generate: stopped short ({generated.get('stopped') or 'see its stats'}); the run goes on "
+                     f"with the {counts['instructions']} generated instruction(s) kept and the {counts['seeds']} "
+                     "seed(s)")
+        return generated
+
+    def _run_compare(self):
         try:
-            board = self._compare(models, adapters)
-            report = self._report(board)["outputs"]["report"]
+            return self._compare(self.models, self.adapters)
         except UsageError:
-            if incomplete:  # nothing complete to compare: the failures are the news
-                raise Incomplete("; ".join(incomplete)) from None
+            unfinished = [label for label in self.models
+                          if not all(stage_record(self.out / "eval" / label / s.name).get("complete") for s in self.specs)]
+            if unfinished:  # nothing complete to compare: the evaluations' failures are the news
+                raise Incomplete(f"nothing complete to compare (incomplete: {', '.join(unfinished)})") from None
             raise
-        return {"instructions": prepared, "models": models, "board": board, "report": report,
-                "incomplete": incomplete}
+
+    def _run_report(self):
+        record = stage_record(self.out / "compare")
+        if not record.get("complete"):
+            raise Incomplete("no leaderboard to report: compare did not finish")
+        return self._report(record["result"]["board"])
 
     def _instructions_stage(self, sources):
         """Seeds + generated (or the given file), decontaminated against the run's tasks; one file
@@ -355,18 +438,37 @@ class Experiment:
             bootstrap_resamples=section.get("bootstrap", 1000), backend_options=options, console=self.console,
             slug=label, archive=self.archive, label=label)
 
-    def _compare(self, models, adapters):
+    def _compare(self, models, adapters, show="table"):
         section = self.config.get("compare") or {}
         transfer = {g: models["tuned" if g == "all" else f"tuned-{g}"] for g in adapters} if len(adapters) > 1 else None
         return self.hooks.stage("compare")(out=self.out, baseline=self.base, models=list(models.values()),
                                            bootstrap=section.get("bootstrap", 1000), seed=section.get("seed", 0),
                                            transfer=transfer, catalog=self.catalog, say=self.say,
-                                           archive=self.archive, show="table",
+                                           archive=self.archive, show=None if is_planning() else show,
                                            labels={spec: label for label, spec in models.items()},
                                            reported=self.reported)
 
+    def show_board(self):
+        """The leaderboard and gains tables, as the compare stage prints them (it is up to date)."""
+        return self._compare(self.models, self.adapters)
+
     def _report(self, board):
         return self.hooks.stage("report")(out=self.out, board=board, say=self.say, archive=self.archive)
+
+
+def graph_for_job(config, path, data_dir, plugins, cwd):
+    """The experiment's graph, built again in a job (:func:`bioharness.run_step_job`): same config,
+    plugins and working folder as the ``bioharness run`` that submitted it."""
+    from rich.console import Console
+
+    from bioharness.manager import load_plugins
+
+    os.chdir(cwd)
+    experiment = Experiment(load_plugins(plugins), config, path=path, console=Console(stderr=True, soft_wrap=True),
+                            data_dir=data_dir)
+    experiment.rebuild = ("bioharness.cli.run:graph_for_job",
+                          {"config": config, "path": path, "data_dir": data_dir, "plugins": plugins, "cwd": cwd})
+    return experiment.graph()
 
 
 def _run_options(f):
@@ -385,6 +487,8 @@ def _run_options(f):
                                                             help="Also tune on qa-, ie-, gen-only instructions.")),
         ("--reported", dict(multiple=True, type=click.Path(dir_okay=False, exists=True),
                             help="A file of published results shown beside the measured ones (repeatable).")),
+        ("--executor", dict(help="Where the stages run: local (this process, the default) or slurm (one job per "
+                                 "stage; the config's slurm: section sets partition, time, GPUs...).")),
     ]):
         f = click.option(flag, **kw)(f)
     return f
@@ -413,16 +517,26 @@ def _command():
         from rich.console import Console
 
         from bioharness import run_lock
+        from bioharness.executors import LOCAL, executor_names
 
         flags["reported"] = list(flags["reported"]) or None  # none given: the config's
-        cfg = load_config(config, overrides=flags)
-        experiment = Experiment(get_manager(), cfg, path=config, console=Console(stderr=True), data_dir=data_dir)
-        experiment.fetch_data(no_fetch)
-        with run_lock(experiment.out):  # one `run` per run folder; a second one is refused naming the first
+        manager = get_manager()
+        cfg = load_config(config, overrides=flags, sections=executor_names(manager.hooks)[1:])
+        experiment = Experiment(manager, cfg, path=config, console=Console(stderr=True, soft_wrap=True),
+                                data_dir=data_dir)
+        experiment.fetch_data(no_fetch)  # before any job: a compute node may have no network
+        experiment.rebuild = ("bioharness.cli.run:graph_for_job",
+                              {"config": cfg, "path": str(config) if config else None, "data_dir": data_dir,
+                               "plugins": list(manager.named), "cwd": os.getcwd()})
+        # one `run` per run folder, on any host that shares it; a second one is refused naming the first
+        with run_lock(experiment.out):
             summary = experiment.run()
-        click.echo(f"report: {summary['report']}")
-        if summary["incomplete"]:  # the report shows them; exit 1 and the same command retries them
-            raise Incomplete("; ".join(summary["incomplete"]))
+            outcome = summary["outcome"]
+            if experiment.executor.name != LOCAL and "compare" in outcome.done:
+                experiment.show_board()  # the tables the compare job printed into its log
+        if summary["report"] and "report" in outcome.done:
+            click.echo(f"report: {summary['report']}")
+        outcome.raise_for_status()  # exit 1 naming what is incomplete or failed: the same command resumes
 
     return run_command
 

@@ -16,7 +16,9 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 hookspec = pluggy.HookspecMarker(PROJECT)
 
 # The public names, grouped. The modules below import the names above, so they come last.
-from bioharness.errors import DataError, Incomplete, MissingDependency, UsageError  # noqa: E402  (one line, exit 2)
+from bioharness.errors import (  # noqa: E402  (one line: exit 2; Incomplete, StageFailed: exit 1)
+    DataError, Incomplete, MissingDependency, StageFailed, UsageError,
+)
 from bioharness.records import (  # noqa: E402  (what flows between stages)
     CATEGORIES, Example, Instruction, Loglikelihood, LoglikelihoodRequest, Prediction, Request, Score,
     split_trailing_space,
@@ -44,3 +46,8 @@ from bioharness.stages import MANIFEST as STAGE_MANIFEST, Stage, jsonable, run_s
 #: check_stage: a stage folder's outputs against what it recorded (damage_error: the one line to stop on)
 from bioharness.outputs import check_stage, damage_error  # noqa: E402
 from bioharness.manager import get_reader, get_stage, load_plugins  # noqa: E402
+# where a run's steps execute (executors), and the lock that holds across hosts
+from bioharness.lock import RunLocked  # noqa: E402
+from bioharness.executors import (  # noqa: E402
+    Graph, Outcome, Step, finished_since, pending_steps, run_step_job, step_state,
+)

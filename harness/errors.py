@@ -38,6 +38,14 @@ class Incomplete(Exception):
     exit_code = 1
 
 
+class StageFailed(Exception):
+    """A stage's process or job died (killed, cancelled, out of time or memory) or raised: the
+    message names the stage and where its log is; what it wrote is kept and the same command
+    resumes it. The CLI prints it as one line and exits 1."""
+
+    exit_code = 1
+
+
 #: errors that already say in one line what happened: a plugin's hook or factory passes them on
 #: unchanged (anything else it raises becomes a PluginError naming the plugin)
-REPORTED = (UsageError, Incomplete)
+REPORTED = (UsageError, Incomplete, StageFailed)

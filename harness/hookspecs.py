@@ -87,6 +87,20 @@ def register_stages(register):
     """
 
 
+@hookspec
+def register_executors(register):
+    """Register executors: where the steps of ``bioharness run`` execute (``--executor NAME``,
+    or ``executor: NAME`` in the run config; ``local`` is the core's own).
+
+    ``factory(options: dict, where: str) -> executor`` where ``options`` is the run config's
+    section named like the executor (``slurm: {...}``), checked by the factory (a bad key: a
+    :class:`bioharness.DataError` naming ``where`` and ``NAME.key``). The executor's
+    ``run(graph, say) -> bioharness.Outcome`` runs the :class:`bioharness.Graph`'s steps
+    (:func:`bioharness.pending_steps` says which are left; in another process,
+    :func:`bioharness.run_step_job` runs one).
+    """
+
+
 # --- evaluation --------------------------------------------------------------------
 
 

@@ -42,6 +42,7 @@ DEFAULT_PLUGINS = (
     "bioharness.plugins.lmeval",
     "bioharness.plugins.evaluation",
     "bioharness.plugins.decontam",
+    "bioharness.plugins.slurm",
 )
 
 
@@ -114,6 +115,7 @@ class PluginManager:
         self.pm = pluggy.PluginManager(PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self._info = {}  # plugin name -> (version, source)
+        self.named = []  # what --plugins / BIOHARNESS_PLUGINS named: a job or a launched process loads them too
         # historic: every plugin registered from now on declares its own hooks as it arrives
         self.pm.hook.add_hookspecs.call_historic(kwargs={"add": self._add_hookspecs})
 
@@ -175,6 +177,8 @@ class PluginManager:
         """Load what ``--plugins`` / ``BIOHARNESS_PLUGINS`` name, in order."""
         eps = self._entry_points()
         for name in names:
+            if name not in self.named:
+                self.named.append(name)
             if name.endswith(".py") or os.sep in name or "/" in name:
                 module = _imported(name, lambda: _import_path(name))
                 # a package is registered by its import name, a lone file by its path
@@ -197,7 +201,8 @@ class PluginManager:
                 plugins = ", ".join(repr(impl.plugin_name) for impl in required)
                 raise PluginError(f"plugin {plugins} implements an unknown hook {hookname!r}; see bioharness.hookspecs")
         self.__dict__.pop("hooks", None)  # registries are collected again, with any new plugins
-        for kind in ("backends", "task_kinds", "readers", "generators", "trainers", "reporters", "stages"):
+        for kind in ("backends", "task_kinds", "readers", "generators", "trainers", "reporters", "stages",
+                     "executors"):
             len(getattr(self.hooks, kind))
 
     # -- introspection -----------------------------------------------------------------
@@ -259,6 +264,7 @@ class Hooks:
     readers = cached_property(lambda self: self._collect("register_readers", "reader"))
     reporters = cached_property(lambda self: self._collect("register_reporters", "reporter"))
     stages = cached_property(lambda self: self._collect("register_stages", "stage"))
+    executors = cached_property(lambda self: self._collect("register_executors", "executor"))
 
     def stage(self, name):
         """The worker of the stage registered as ``name``, called as ``worker(**options)``."""
@@ -299,6 +305,12 @@ _active = None  # the manager load_plugins built last: the one get_backend/resol
 def active_hooks() -> Hooks:
     """The hooks of the manager :func:`load_plugins` built last (the CLI's), else of the defaults."""
     return (_active if _active is not None else load_plugins()).hooks
+
+
+def named_plugins() -> list:
+    """What ``--plugins`` / ``BIOHARNESS_PLUGINS`` named for the active manager: another process
+    (a job, a launched worker) loads the same."""
+    return list(_active.named) if _active is not None else []
 
 
 def load_plugins(names=(), *, defaults=True, entry_points=True, env=None):

@@ -9,9 +9,16 @@ complete: "up to date", once every output it recorded still has its recorded siz
 (:mod:`bioharness.outputs`; a damaged one is repaired: the stage runs again, resuming a log from
 its last intact line); same key, unfinished: the worker resumes; another key: refused, unless
 the old run is complete and ``archive`` is given (``bioharness run``: moved there, rerun).
+
+A stage with ``launch`` runs its work under ``accelerate launch`` (:mod:`bioharness.executors`),
+rebuilt in every process from its ``entry``; skip, resume, archive and key are the same.
+Under :func:`planning` nothing runs: a stage that is up to date returns its recorded result,
+any other raises :class:`WouldRun` (how an executor learns what a rerun has left to do).
 """
+import contextvars
 import json
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -33,6 +40,10 @@ class Stage:
     work: Callable[[Path, Callable], Any]  # work(run_dir, on_record) -> result dict
     inputs: dict = field(default_factory=dict)  # {name: file or folder}
     outputs: dict = field(default_factory=dict)  # {artifact: path relative to the run folder}
+    #: {num_processes, config_file}: run the work under ``accelerate launch`` (not part of the key)
+    launch: dict | None = None
+    #: ("module:function", kwargs): how another process builds ``work`` again (for ``launch``)
+    entry: tuple | None = None
 
     @property
     def config(self):
@@ -53,22 +64,59 @@ def _changed(previous, config, hashes):
     return ", ".join(dict.fromkeys(names)) or "inputs"
 
 
+_PLANNING = contextvars.ContextVar("bioharness_planning", default=False)
+
+
+class WouldRun(Exception):
+    """Raised by :func:`run_stage` under :func:`planning` for a stage that is not up to date."""
+
+
+@contextmanager
+def planning():
+    """Within the block, :func:`run_stage` runs nothing (see the module's docstring)."""
+    token = _PLANNING.set(True)
+    try:
+        yield
+    finally:
+        _PLANNING.reset(token)
+
+
+def is_planning() -> bool:
+    return _PLANNING.get()
+
+
+def stage_record(folder) -> dict:
+    """The completion record (``stage.json``) of the stage folder ``folder``; {} if none."""
+    path = Path(folder) / MANIFEST
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+
+
 def run_stage(hooks, stage, run_dir, say=print, archive=None):
     """Run ``stage`` in ``run_dir`` unless it is up to date; returns its result (with ``outputs``)."""
-    run = RunDir(run_dir, manifest=MANIFEST)
+    run = RunDir(run_dir, manifest=MANIFEST, create=not is_planning())
     inputs = {k: Path(v) for k, v in stage.inputs.items() if v is not None}
+    if is_planning() and not all(p.exists() for p in inputs.values()):
+        raise WouldRun(stage.name)
     hashes = run.input_hashes(inputs)
     previous = run.manifest
     repairing = False
     if run.is_complete(stage.config, hashes=hashes):
         damages = check_outputs(run.path, previous, stage.outputs)
         if not damages:
-            say(f"{stage.name}: up to date")
+            if not is_planning():
+                say(f"{stage.name}: up to date")
             return previous.get("result", {})
+        if is_planning():  # damaged: it would run again
+            raise WouldRun(stage.name)
         for damage in damages:  # one line each, then the stage runs again over what is intact
             say(f"{stage.name}: {damage.describe()}; {damage.remedy}")
         repair(damages)
         repairing = True
+    if is_planning():
+        raise WouldRun(stage.name)
     if previous.get("key") not in (None, run.stage_key(stage.config, hashes=hashes)):
         changed = _changed(previous, stage.config, hashes)
         if not previous.get("complete") or archive is None:
@@ -86,7 +134,12 @@ def run_stage(hooks, stage, run_dir, say=print, archive=None):
     run.start(stage.name, stage.config, inputs, hashes)
     hooks.stage_start(stage.kind, run.path, stage.config)
     try:
-        result = jsonable(stage.work(run.path, lambda record: hooks.sample(stage.kind, record)) or {})
+        if stage.launch:
+            from bioharness.executors import launch_stage
+
+            result = jsonable(launch_stage(stage, run.path) or {})
+        else:
+            result = jsonable(stage.work(run.path, lambda record: hooks.sample(stage.kind, record)) or {})
     except BaseException:
         if not previous and [p.name for p in run.path.iterdir()] == [MANIFEST]:
             shutil.rmtree(run.path, ignore_errors=True)  # it failed before writing anything: leave no folder

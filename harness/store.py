@@ -14,7 +14,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from bioharness.errors import DataError, UsageError
+from bioharness.errors import DataError
 from bioharness.textfiles import read_text
 
 try:
@@ -123,120 +123,8 @@ def file_lock(path):
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-class RunLocked(UsageError):
-    """Another live process holds the run folder's lock."""
-
-
-LOCK_NAME = ".bioharness.lock"
-_HELD = {}  # resolved folder -> depth: re-entrant within one process
-
-
-def _lock_holder(fh) -> dict:
-    fh.seek(0)
-    try:
-        return json.loads(fh.read() or "{}")
-    except json.JSONDecodeError:
-        return {}
-
-
-def _describe(holder) -> str:
-    if not holder.get("pid"):
-        return "another process"
-    since = time.strftime("%H:%M:%S", time.localtime(holder["started"])) if holder.get("started") else "?"
-    return (f"PID {holder['pid']} on {holder.get('host', '?')} since {since} "
-            f"(`{holder.get('command', '?')}`)")
-
-
-def _open_locked(path, wait):
-    """The lock file of ``path``, open and flocked, or :class:`RunLocked`."""
-    while True:
-        fh = open(path / LOCK_NAME, "a+")
-        if fcntl is None:  # pragma: no cover - Windows: no lock
-            return fh
-        try:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = _lock_holder(fh)
-                for _ in range(20):  # the holder may not have written its name yet
-                    if holder.get("pid"):
-                        break
-                    time.sleep(0.05)
-                    holder = _lock_holder(fh)
-                if not wait:
-                    raise RunLocked(f"{path}: in use by {_describe(holder)}; wait for it to finish, "
-                                    "or add --wait to start when it does") from None
-                fcntl.flock(fh, fcntl.LOCK_EX)
-            try:  # the holder before us may have removed the file (an empty folder cleaned up)
-                same = os.stat(path / LOCK_NAME).st_ino == os.fstat(fh.fileno()).st_ino
-            except FileNotFoundError:
-                same = False
-        except BaseException:
-            fh.close()
-            raise
-        if same:
-            return fh
-        fh.close()
-        path.mkdir(parents=True, exist_ok=True)
-
-
-@contextmanager
-def run_lock(path, wait=False, on_takeover=None):
-    """Hold the run folder ``path`` for one writing process.
-
-    The lock is an ``flock`` on ``<path>/.bioharness.lock``, which records the holder's PID,
-    host and command. The kernel drops an flock when its process dies, so a lock left by a
-    killed process is stale by construction: the next process takes it over (and
-    ``on_takeover(holder)`` is told whose it was). A live holder makes this raise
-    :class:`RunLocked` naming its PID, or, with ``wait``, blocks until it is gone.
-    Re-entrant within one process (a stage inside ``bioharness run``). Folders it created
-    and that are still empty at the end are removed: a failed stage leaves no trace.
-    """
-    path = Path(path)
-    key = str(path.resolve())
-    if key in _HELD:
-        _HELD[key] += 1
-        try:
-            yield
-        finally:
-            _HELD[key] -= 1
-        return
-    created = [p for p in (path, *path.parents) if not p.exists()]
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        fh = _open_locked(path, wait)
-    except (FileExistsError, NotADirectoryError):
-        blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), path)
-        raise UsageError(f"{path}: cannot create the run directory: {blocker} is a file, not a directory") from None
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot write the run directory ({exc.strerror})") from None
-    try:
-        previous = _lock_holder(fh)
-        if previous.get("pid") and on_takeover is not None:
-            on_takeover(previous)  # a holder that never released it: killed
-        me = {"pid": os.getpid(), "host": platform.node(), "command": " ".join(["bioharness", *sys.argv[1:]]),
-              "started": time.time()}
-        fh.seek(0)
-        fh.truncate()
-        fh.write(json.dumps(me) + "\n")
-        fh.flush()
-        _HELD[key] = 1
-        try:
-            yield
-        finally:
-            del _HELD[key]
-            fh.seek(0)
-            fh.truncate()  # released cleanly: no holder recorded
-            fh.flush()
-            if created and [p.name for p in path.iterdir()] == [LOCK_NAME]:
-                os.unlink(path / LOCK_NAME)  # still holding it: a waiter sees the file gone
-                for folder in created:
-                    try:
-                        folder.rmdir()
-                    except OSError:
-                        break
-    finally:
-        fh.close()  # closing drops the flock
+# the run lock (lease files that hold across hosts) lives in bioharness.lock
+from bioharness.lock import LOCK_NAME, RunLocked, run_lock  # noqa: E402,F401
 
 
 class JsonlLog:

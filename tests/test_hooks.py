@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from bioharness import hookspecs
 from bioharness.cli import build_cli, cli
-from bioharness.errors import PluginError
+from bioharness.errors import DataError, PluginError
 from bioharness.manager import load_plugins
 
 TESTS = Path(__file__).parent
@@ -429,3 +429,66 @@ def test_a_trylast_resolver_still_answers_before_the_hf_fallback(tmp_path):
     with pytest.raises(Exception, match="model 'other/team/model': no such directory"):
         resolve_model("hf:other/team/model")
     load_plugins(env={})
+
+
+EXECUTOR_PLUGIN = textwrap.dedent(
+    '''
+    from bioharness import DataError, Outcome, hookimpl, pending_steps
+
+    SEEN = {}
+
+
+    class Planner:
+        """Runs nothing: says what is left to do, and where it would run."""
+
+        name = "planner"
+
+        def __init__(self, options):
+            self.options = options
+
+        def run(self, graph, say):
+            SEEN.update(options=self.options, steps={s.name: s.needs for s in graph.steps},
+                        pending=pending_steps(graph), rebuild=graph.rebuild)
+            say(f"planned {len(graph.steps)} steps")
+            return Outcome()  # nothing ran, nothing failed
+
+
+    def factory(options, where):
+        if set(options) - {"queue"}:
+            raise DataError(where, "planner." + sorted(set(options) - {"queue"})[0], "unknown key")
+        return Planner(options)
+
+
+    @hookimpl
+    def register_executors(register):
+        register("planner", factory, description="says what is left to do")
+    '''
+)
+
+
+def test_hook_register_executors(tmp_path):
+    """An executor from a plugin: chosen by --executor, its options from the config section of its
+    name, given the run's graph (the same one the local executor runs)."""
+    path = tmp_path / "executor_plugin.py"
+    path.write_text(EXECUTOR_PLUGIN)
+    manager = load_plugins([str(path)], env={})
+    module = manager.pm.get_plugin(str(path))
+    data = tmp_path / "mine.jsonl"
+    data.write_text(json.dumps({"id": "a", "instruction": "Say hi.", "input": "", "output": "hi", "category": "qa"})
+                    + "\n")
+    config = tmp_path / "run.yaml"
+    config.write_text(json.dumps({"out": str(tmp_path / "run"), "base": "hf:/no/such/model", "tasks": "pubmedqa",
+                                  "instructions": str(data), "planner": {"queue": "short"}}))
+    result = invoke(manager, "run", str(config), "--executor", "planner")
+    assert result.exit_code == 0, result.output
+    assert "planned 6 steps" in result.output
+    assert module.SEEN["options"] == {"queue": "short"}
+    assert module.SEEN["steps"] == {"instructions": (), "train": ("instructions",), "eval base": (),
+                                    "eval tuned": ("train",), "compare": ("eval base", "eval tuned"),
+                                    "report": ("compare",)}
+    assert module.SEEN["pending"] == list(module.SEEN["steps"])  # nothing has run: every step is left
+    assert module.SEEN["rebuild"][0] == "bioharness.cli.run:graph_for_job"
+    assert not (tmp_path / "run" / "instructions").exists()  # planning wrote nothing
+    config.write_text(json.dumps({"out": str(tmp_path / "run"), "planner": {"queues": 1}}))
+    with pytest.raises(DataError, match=r"run.yaml:planner\.queues: unknown key"):  # the factory's one line
+        invoke(manager, "run", str(config), "--executor", "planner")

@@ -15,7 +15,7 @@ from bioharness import DataError, UsageError
 from bioharness.manager import load_plugins
 
 REPO = Path(__file__).resolve().parents[1]
-HEAVY = ("torch", "transformers", "vllm", "openai", "peft", "lm_eval")
+HEAVY = ("torch", "transformers", "vllm", "openai", "peft", "lm_eval", "submitit")
 #: What `from bioharness import ...` offers: the names bioharness/__init__.py defines or imports.
 PUBLIC = {name for name, value in vars(bioharness).items() if not name.startswith("_") and not inspect.ismodule(value)}
 PUBLIC.add("__version__")  # the one dunder a plugin may read (lm-eval results record it)
@@ -132,7 +132,10 @@ def test_the_surface_names_what_plugins_need():
               "get_backend", "resolve_model", "ResolvedModel", "split_trailing_space", "TaskSpec", "TaskKind", "Backend",
               # the stage workers and what the built-in stages need (run folder, task data, model checks)
               "get_stage", "Stage", "run_stage", "jsonable", "run_lock", "Incomplete", "model_name",
-              "TaskCatalog", "load_examples", "choose_shots", "check_model", "load_backend"}
+              "TaskCatalog", "load_examples", "choose_shots", "check_model", "load_backend",
+              # executors (the slurm plugin): the run's graph, what is left of it, a step in a job
+              "Graph", "Step", "Outcome", "pending_steps", "run_step_job", "step_state", "finished_since",
+              "StageFailed", "RunLocked"}
     assert needed <= PUBLIC, needed - PUBLIC
     assert not PUBLIC & {"manager", "cli", "plugins", "store", "pluggy"}
     # moved out of the core into plugins: reached through get_stage, not the surface

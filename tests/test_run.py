@@ -177,16 +177,28 @@ def test_bad_config_is_one_line_before_anything_runs(tmp_path, edit, message, ca
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("name", ["default.yaml", "bioinstruct-paper.yaml", "multi-gpu.yaml"])
+@pytest.mark.parametrize("name", ["default.yaml", "bioinstruct-paper.yaml", "multi-gpu.yaml", "slurm.yaml"])
 def test_shipped_configs_load_and_validate(name):
     path = ROOT / "examples" / "runs" / name
-    config = load_config(path)
-    experiment = Experiment(load_plugins(env={}), config, path=path)  # builds every stage: checks every option
+    manager = load_plugins(env={})
+    config = load_config(path, sections=[r.name for r in manager.hooks.executors])
+    experiment = Experiment(manager, config, path=path)  # builds every stage: checks every option
     assert experiment.trains and experiment.specs
     if name == "default.yaml":
         assert yaml.safe_load(path.read_text()) == DEFAULT and config == load_config(None)
     if name == "bioinstruct-paper.yaml":
         assert config["base"] == "meta-llama/Llama-2-7b-hf" and config["ablate_categories"] is True
+    if name == "multi-gpu.yaml":  # one command: the stage runner starts accelerate launch itself
+        assert experiment.executor.name == "local" and experiment.launch == {"num_processes": 4}
+        assert all(stage.launch == {"num_processes": 4} for stage in experiment.trains.values())
+    if name == "slurm.yaml":  # the ablation on a cluster: one job per step, resources per step kind
+        assert experiment.executor.name == "slurm" and set(experiment.trains) == {"all", "qa", "ie", "gen"}
+        graph = experiment.graph()
+        settings = experiment.executor.settings
+        assert settings.for_step(graph.step("train-qa"))["gpus_per_task"] == 4
+        assert settings.for_step(graph.step("eval tuned-ie"))["gpus_per_task"] == 1
+        assert graph.step("eval tuned-qa").needs == ("train-qa",) and graph.step("eval base").needs == ()
+        assert graph.step("compare").needs == tuple(f"eval {m}" for m in experiment.models)
         assert set(experiment.trains) == {"all", "qa", "ie", "gen"}
         assert {s.category for s in experiment.specs} == {"qa", "ie", "gen"} and len(experiment.specs) == 15
 
@@ -332,7 +344,7 @@ def test_a_model_whose_requests_fail_is_reported_incomplete_and_the_rest_of_the_
     assert main(["run", str(config), "--data-dir", str(data_dir)]) == 1
     captured = capsys.readouterr()
     last = captured.err.strip().splitlines()[-1]
-    assert last.startswith("Error: model-0: 1 task(s) incomplete (pubmedqa 2 failed); first error: connection error"), last
+    assert last.startswith("Error: eval model-0: 1 task(s) incomplete (pubmedqa 2 failed); first error: connection error"), last
     assert "Traceback" not in captured.err
     out = tmp_path / "run"
     assert f"report: {out / 'report.html'}" in captured.out

@@ -15,11 +15,12 @@ restores optimizer, scheduler and RNG states and skips the batches already seen,
 data order and the final adapter are those of an uninterrupted run.
 
 Because it is the stock transformers Trainer, ``accelerate launch`` runs it on many GPUs,
-with DDP, FSDP or DeepSpeed as the accelerate config says::
+with DDP, FSDP or DeepSpeed as the accelerate config says; the stage runner starts the
+launcher (``bioharness train --num-processes 8 [--accelerate-config fsdp.yaml]``, or
+``train.launch`` in a run config) and every process runs :meth:`LoraTrainer.run`::
 
-    accelerate launch --num_processes 8 -m bioharness.cli train --base hf:meta-llama/Llama-2-7b-hf \\
-        --data instructions.jsonl --out runs/lora-7b
-    accelerate launch --config_file fsdp.yaml -m bioharness.cli train ...
+    bioharness train --base hf:meta-llama/Llama-2-7b-hf --data instructions.jsonl --out runs/lora-7b \\
+        --num-processes 8
 
 ``--batch-size`` stays the number of examples per optimizer step over all processes.
 """

@@ -1,0 +1,333 @@
+"""Where the stages of a run execute: executors.
+
+``bioharness run`` builds a :class:`Graph` of :class:`Step` s from its config, the same graph for
+every executor: each step is one unit of scheduling (``generate``, ``instructions``, each
+``train``, each model's ``eval``, ``compare``, ``report``) with the steps whose outputs it reads
+(``needs``), and it does its work through :func:`bioharness.run_stage`, so skip, resume,
+archive and content keys do not depend on where it runs. An executor only decides where and
+when each step runs:
+
+* ``local`` (:class:`LocalExecutor`): one after another in this process. A stage with
+  ``launch`` (a distributed train stage) runs under ``accelerate launch`` here
+  (:func:`launch_stage`).
+* ``slurm`` (the ``slurm`` plugin) and any executor a plugin registers with
+  ``register_executors``: what :func:`pending_steps` says is left to do, each step as a job that
+  calls :func:`run_step_job`, which builds the same graph again from ``Graph.rebuild``.
+
+A step's completion records (its stages' ``stage.json``), not the scheduler, say whether it
+finished; a scheduler only says whether a job is still alive. A step that raises
+:class:`bioharness.Incomplete` (requests failed) ends "incomplete": its dependents still run
+(``compare`` compares what is complete) and the run exits 1 naming it. A step that fails
+otherwise takes its dependents down: they are not run, and named.
+"""
+import importlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from bioharness.errors import Incomplete, StageFailed, UsageError
+from bioharness.lock import process_start, run_lock
+from bioharness.stages import WouldRun, planning, stage_record
+
+LOCAL = "local"
+
+
+@dataclass
+class Step:
+    name: str  # "generate", "train-qa", "eval tuned-qa": what the user reads
+    kind: str  # generate, instructions, train, eval, compare, report: resources are given per kind
+    run: Callable[[], Any]  # does the step in this process, through run_stage
+    needs: tuple = ()  # names of the steps whose outputs it reads
+    folders: tuple = ()  # the folders it writes (locked while it runs)
+    records: tuple = ()  # its stages' folders: their stage.json say whether it finished
+    launch: dict | None = None  # {num_processes, config_file}: its stage runs under accelerate launch
+
+
+@dataclass
+class Graph:
+    steps: list  # in an order where every step comes after its needs
+    out: Path  # the run folder
+    #: ("module:function", kwargs): builds this graph again in another process (a job); the
+    #: function takes the kwargs and returns the Graph. JSON-serialisable.
+    rebuild: tuple = None
+
+    def __post_init__(self):
+        names = [s.name for s in self.steps]
+        seen = set()
+        for step in self.steps:
+            missing = [n for n in step.needs if n not in seen]
+            if missing:
+                raise ValueError(f"step {step.name!r} needs {missing}, which do not come before it")
+            seen.add(step.name)
+        if len(set(names)) != len(names):
+            raise ValueError(f"two steps share a name: {names}")
+
+    def step(self, name) -> Step:
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise UsageError(f"the run has no step {name!r} (steps: {', '.join(s.name for s in self.steps)})")
+
+    def dependents(self, names) -> list:
+        """Every step that needs one of ``names``, directly or not, in graph order."""
+        down = set(names)
+        found = []
+        for step in self.steps:
+            if step.name not in down and down.intersection(step.needs):
+                down.add(step.name)
+                found.append(step.name)
+        return found
+
+
+@dataclass
+class Outcome:
+    """How each step of a run ended."""
+
+    done: list = field(default_factory=list)  # ran to completion (or were up to date)
+    incomplete: dict = field(default_factory=dict)  # name -> message (requests failed; rerun retries)
+    failed: dict = field(default_factory=dict)  # name -> message (died or raised; log named)
+    cancelled: dict = field(default_factory=dict)  # name -> why (a step it needs failed)
+    bad_input: bool = False  # a failure was the user's input (exit 2, as the local executor would)
+
+    def raise_for_status(self):
+        """Nothing if every step is done; else the one-line error the CLI prints (exit 1, or 2
+        when a step found bad input)."""
+        parts = [f"{name}: {msg}" for name, msg in self.failed.items()]
+        if self.cancelled:
+            parts.append(f"not run (a step they need failed): {', '.join(self.cancelled)}")
+        parts += [f"{name}: {msg}" for name, msg in self.incomplete.items()]
+        if not parts:
+            return
+        if self.failed:
+            error = UsageError if self.bad_input else StageFailed
+            raise error("; ".join(parts) + "; run the same command again to resume")
+        raise Incomplete("; ".join(parts))
+
+
+def step_state(step) -> dict:
+    """{record folder: (complete, key)} of ``step``'s stages, as they are now."""
+    state = {}
+    for folder in step.records:
+        record = stage_record(folder)
+        state[str(folder)] = (bool(record.get("complete")), record.get("key"))
+    return state
+
+
+def finished_since(step, before) -> bool:
+    """Whether every stage of ``step`` is complete and was not already so (with that key) in
+    ``before`` (:func:`step_state` taken when it was submitted): the completion records say
+    the step finished, whatever the scheduler says about its job."""
+    now = step_state(step)
+    return bool(now) and all(complete and before.get(folder) != (True, key) for folder, (complete, key) in now.items())
+
+
+def run_step(step, wait=True):
+    """Run ``step`` here, holding the locks of the folders it writes (``wait``: a step left
+    running by an earlier job or process is waited for, then found up to date)."""
+    with ExitStack() as stack:
+        for folder in step.folders:
+            stack.enter_context(run_lock(folder, wait=wait))
+        return step.run()
+
+
+def pending_steps(graph) -> list:
+    """The names of the steps a run has left to do, in graph order: a step whose stages are all
+    up to date (checked with :func:`bioharness.stages.planning`: nothing runs, no model loads)
+    is not among them; a step that needs a pending one always is."""
+    pending = []
+    for step in graph.steps:
+        if any(n in pending for n in step.needs):
+            pending.append(step.name)
+            continue
+        try:
+            with planning():
+                step.run()
+        except (WouldRun, Incomplete, UsageError):  # UsageError: an input is not there yet, or is in use
+            pending.append(step.name)
+    return pending
+
+
+class LocalExecutor:
+    """Every step in this process, in graph order (a ``launch`` stage under accelerate launch)."""
+
+    name = LOCAL
+
+    def run(self, graph, say=print) -> Outcome:
+        outcome = Outcome()
+        for step in graph.steps:
+            down = [n for n in step.needs if n in outcome.failed or n in outcome.cancelled]
+            if down:
+                outcome.cancelled[step.name] = f"needs {', '.join(down)}"
+                continue
+            try:
+                run_step(step, wait=False)
+            except Incomplete as exc:
+                outcome.incomplete[step.name] = str(exc)
+            except StageFailed as exc:
+                say(f"{step.name}: failed: {exc}")
+                outcome.failed[step.name] = str(exc)
+            else:
+                outcome.done.append(step.name)
+        return outcome
+
+
+def get_executor(hooks, name, options=None, where="(default run)"):
+    """The executor called ``name`` (``local``, or one that a plugin registered) built with
+    ``options`` (the run config's section of that name; ``where`` names the config for errors)."""
+    if name in (None, LOCAL):
+        if options:
+            raise UsageError(f"{where}: the local executor takes no options")
+        return LocalExecutor()
+    registry = hooks.executors
+    if name not in registry:
+        known = ", ".join([LOCAL, *registry.names()])
+        raise UsageError(f"{where}: executor: unknown executor {name!r} (known: {known})")
+    return registry.get(name).factory(options=dict(options or {}), where=str(where))
+
+
+def executor_names(hooks) -> list:
+    return [LOCAL, *hooks.executors.names()]
+
+
+# -- in a job --------------------------------------------------------------------------
+
+
+def call_entry(entry):
+    """``("module:function", kwargs)`` -> ``function(**kwargs)``: how another process (a job, a
+    launched worker) builds again what this one had (a graph, a stage's work)."""
+    target, kwargs = entry
+    module, _, function = target.partition(":")
+    return getattr(importlib.import_module(module), function)(**kwargs)
+
+
+def run_step_job(rebuild, name, outcome_file=None):
+    """The body of a job: build the run's graph again and run its step ``name`` (waiting for the
+    locks of its folders). ``outcome_file`` receives ``{"step", "status", "message"}``: ``done``,
+    ``incomplete`` (requests failed: returns normally, so that dependents still run),
+    ``bad input`` or ``failed`` (the exception is raised again: the job fails)."""
+
+    def record(status, message=""):
+        if outcome_file:
+            from bioharness.store import atomic_write_json
+
+            atomic_write_json(outcome_file, {"step": name, "status": status, "message": message,
+                                             "host": socket.gethostname(), "pid": os.getpid()})
+
+    try:
+        step = call_entry(rebuild).step(name)
+        run_step(step, wait=True)
+    except Incomplete as exc:
+        record("incomplete", str(exc))
+        return {"step": name, "status": "incomplete", "message": str(exc)}
+    except UsageError as exc:
+        record("bad input", str(exc))
+        raise
+    except BaseException as exc:
+        from bioharness.registry import describe_error
+
+        record("failed", str(exc) if isinstance(exc, StageFailed) else describe_error(exc))
+        raise
+    record("done")
+    return {"step": name, "status": "done"}
+
+
+# -- accelerate launch -----------------------------------------------------------------
+
+LAUNCH_SPEC = ".launch.json"
+LAUNCH_RESULT = ".launch-result.json"
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def launch_command(launch, spec_path):
+    """The ``accelerate launch`` command line for a stage's ``launch`` settings."""
+    n = launch.get("num_processes")
+    cmd = [sys.executable, "-m", "accelerate.commands.launch"]
+    if launch.get("config_file"):
+        cmd += ["--config_file", str(launch["config_file"])]  # DDP, FSDP or DeepSpeed: as it says
+    elif n and int(n) > 1:
+        # torchrun underneath: NCCL on GPUs, gloo on CPUs (accelerate's name notwithstanding)
+        cmd += ["--multi_gpu", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    else:
+        cmd += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    if n:
+        cmd += ["--num_processes", str(int(n))]
+    # a port of our own: two launches on one node (two runs, two tests) must not meet
+    cmd += ["--main_process_port", str(_free_port()), "-m", "bioharness.launched", str(spec_path)]
+    return cmd
+
+
+def launch_stage(stage, run_dir):
+    """Run ``stage``'s work under ``accelerate launch``: every process builds the work again
+    from ``stage.entry`` (:mod:`bioharness.launched`); the main one writes the result, which is
+    returned. The launcher and its processes are ended with this call, however it ends; a
+    launcher that fails or is killed raises :class:`StageFailed` (what was written is kept:
+    the stage resumes from its last checkpoint)."""
+    if stage.entry is None:
+        raise UsageError(f"{stage.name}: {stage.plugin} cannot run under accelerate launch (no entry to rebuild it)")
+    run_dir = Path(run_dir)
+    from bioharness.store import atomic_write_json
+
+    spec_path, result_path = run_dir / LAUNCH_SPEC, run_dir / LAUNCH_RESULT
+    result_path.unlink(missing_ok=True)
+    atomic_write_json(spec_path, {"entry": list(stage.entry), "kind": stage.kind, "run_dir": str(run_dir),
+                                  "driver": {"pid": os.getpid(), "start": process_start(os.getpid())}})
+    cmd = launch_command(stage.launch, spec_path)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True)  # Ctrl-C reaches it through us only
+    try:
+        code = proc.wait()
+    except BaseException:
+        _end(proc)
+        raise
+    finally:
+        _end(proc)
+    if code != 0:
+        how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with {code}"
+        raise StageFailed(f"accelerate launch {how} (its output is above); what it wrote is kept")
+    try:
+        result = json.loads(result_path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        raise StageFailed("the processes accelerate launched ended without a result") from None
+    result_path.unlink(missing_ok=True)
+    spec_path.unlink(missing_ok=True)
+    return result
+
+
+def _end(proc, grace=10.0):
+    """Stop the launcher's process group (its workers watch it and stop with it)."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM if proc.poll() is None else signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        return
+    deadline = time.monotonic() + grace
+    while proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
+
+
+def registered_worker(kind, name, options, plugins=()):
+    """``entry`` of a stage done by a registered generator or trainer: load the same plugins,
+    build the worker, return its work callable ``work(run_dir, on_record)``."""
+    from bioharness.manager import load_plugins
+
+    hooks = load_plugins(plugins).hooks
+    registration = getattr(hooks, kind).get(name)
+    worker = registration.factory(**options)
+    return lambda run_dir, on_record: worker.run(run_dir, on_record=on_record)
