@@ -113,10 +113,6 @@ def _mismatch(source, entry, received, size):
                         f"received {received} ({size} bytes); nothing kept")
 
 
-def _keep(entry, data):
-    atomic_write_bytes(data_cache() / entry.path, data)
-
-
 def _fetch_file(entry, mirror, progress):
     url = mirror_url(entry.url, mirror)
     part = downloads_dir() / f"{entry.path}.part"
@@ -138,20 +134,20 @@ def _fetch_archive(dataset, name, members, mirror, progress, say):
     if spec.get("sha256") and sha256_file(part) != spec["sha256"]:
         say(f"data: {url} differs from the archive the manifest records; its members are checked one by one")
     try:
-        archive = zipfile.ZipFile(part)
+        with zipfile.ZipFile(part) as archive:
+            names = set(archive.namelist())
+            members = [(entry, archive.read(entry.member) if entry.member in names else None) for entry in members]
     except zipfile.BadZipFile:
         part.unlink()
         raise FetchRefused(f"{url}: not a readable zip archive; nothing kept") from None
-    with archive:
-        names = set(archive.namelist())
-        for entry in members:
-            if entry.member not in names:
+    for entry, data in members:  # every member verified before any is kept
+        if data is None or len(data) != entry.bytes or hashlib.sha256(data).hexdigest() != entry.sha256:
+            part.unlink()
+            if data is None:
                 raise FetchRefused(f"{url}: the archive has no member {entry.member!r}; nothing kept")
-            data = archive.read(entry.member)
-            if len(data) != entry.bytes or hashlib.sha256(data).hexdigest() != entry.sha256:
-                raise _mismatch(f"{url}#{entry.member}", entry, hashlib.sha256(data).hexdigest(), len(data))
-        for entry in members:  # every member verified before any is kept
-            _keep(entry, archive.read(entry.member))
+            raise _mismatch(f"{url}#{entry.member}", entry, hashlib.sha256(data).hexdigest(), len(data))
+    for entry, data in members:
+        atomic_write_bytes(data_cache() / entry.path, data)
     part.unlink()
 
 

@@ -189,9 +189,6 @@ class DataCatalog:
         """The datasets a task reads: those holding the files its spec lists, any split."""
         return self.covering(spec_files(spec))
 
-    def unknown(self, names) -> list:
-        return [n for n in names if n not in self.datasets]
-
 
 def check_file(path, entry) -> str | None:
     """What is wrong with ``path`` as the manifest's ``entry``: missing, truncated, edited; else None."""
