@@ -16,6 +16,8 @@ transformers' ``sdpa`` unchanged, and so do masks for unpacked inputs.
 """
 import torch
 
+from bioharness.plugins.hf.attention import register_attention
+
 NAME = "bioharness_packed_sdpa"
 
 #: Keyword arguments under which one causal block per example is not the layer's attention.
@@ -66,21 +68,6 @@ def packed_sdpa_forward(module, query, key, value, attention_mask, dropout=0.0, 
     return out.transpose(1, 2).contiguous(), None
 
 
-_registered = False
-
-
-def _register():
-    global _registered
-    if _registered:
-        return
-    from transformers import AttentionInterface
-    from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
-
-    AttentionInterface.register(NAME, packed_sdpa_forward)
-    ALL_MASK_ATTENTION_FUNCTIONS.register(NAME, sdpa_mask)
-    _registered = True
-
-
 def use_packed_attention(model) -> str | None:
     """Switch ``model`` (a transformers model on CPU using ``sdpa``) to ``bioharness_packed_sdpa``;
     returns the implementation it had (to switch back), or None if it was left alone."""
@@ -88,6 +75,6 @@ def use_packed_attention(model) -> str | None:
     before = getattr(config, "_attn_implementation", None)
     if before != "sdpa" or next(model.parameters()).device.type != "cpu":
         return None
-    _register()
+    register_attention(NAME, packed_sdpa_forward)
     model.set_attn_implementation(NAME)
     return before
