@@ -87,7 +87,10 @@ def target_cross_entropy(hidden, labels, head, num_items_in_batch=None):
     shifted = labels[:, 1:].to(hidden.device)
     mask = shifted != IGNORE
     rows = hidden[:, :-1][mask]
-    total = _HeadCrossEntropy.apply(rows, head.weight, head.bias, shifted[mask], chunk_rows_for(head.weight.shape[0]))
+    weight, bias = head.weight, head.bias
+    if hasattr(weight, "full_tensor"):  # FSDP2 shards parameters as DTensors; the projection needs the whole head
+        weight, bias = weight.full_tensor(), (None if bias is None else bias.full_tensor())
+    total = _HeadCrossEntropy.apply(rows, weight, bias, shifted[mask], chunk_rows_for(weight.shape[0]))
     if num_items_in_batch is None:
         return total / mask.sum().clamp(min=1)
     if torch.is_tensor(num_items_in_batch):
