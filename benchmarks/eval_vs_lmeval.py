@@ -10,8 +10,10 @@ configs (``dataset_path: json`` with ``dataset_kwargs.data_files``, run with
 
 Every contender runs as its own child process (wall time = the whole command, model
 load included; peak memory = the largest summed RSS of the child and its children,
-sampled every 50 ms), with the same thread count (``OMP_NUM_THREADS``, ``--threads``),
-and the rounds alternate the order. Contenders:
+sampled every 50 ms), with the same thread count (``OMP_NUM_THREADS``, ``--threads``), or
+with ``--threads default`` each with the thread count it picks itself (bioharness: the CPUs
+other processes are not keeping busy, which it prints; lm-eval and the raw engines: torch's
+default), and the rounds alternate the order. Contenders:
 
 * ``lm-eval``: ``lm_eval --model hf`` (``multiple_choice`` and ``generate_until``).
 * ``bioharness-hf``: ``bioharness eval --model embedded`` (the fast paths).
@@ -25,7 +27,7 @@ The outputs are checked to agree (the chosen answer of every question, log-likel
 within ``--tol``, the generated texts), then the table, then the ratios, the ratio last.
 
     python benchmarks/eval_vs_lmeval.py [--medqa 60] [--pubmedqa 40] [--meqsum 20] [--rounds 2]
-        [--threads 1] [--batch-size 8] [--vllm] [--tol 1e-3] [--keep DIR] [--only A,B]
+        [--threads 1|default] [--batch-size 8] [--vllm] [--tol 1e-3] [--keep DIR] [--only A,B]
 
 ``--rounds 0 --keep DIR`` times nothing: it checks the agreement of the outputs of round 1
 kept in ``DIR`` by an earlier run; ``--only bioharness-vllm,raw-vllm --keep DIR`` times those
@@ -285,7 +287,8 @@ def main():
     ap.add_argument("--pubmedqa", type=int, default=40)
     ap.add_argument("--meqsum", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", default="1", help="threads of every contender (OMP_NUM_THREADS), or 'default': "
+                    "each picks its own")
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--vllm", action="store_true", help="also the vllm backend and raw vllm.LLM")
     ap.add_argument("--tol", type=float, default=1e-3, help="log-likelihood agreement (different attention kernels)")
@@ -304,8 +307,14 @@ def main():
     for name, text in BIOHARNESS_TASKS.items():
         (work / "tasks" / f"{name}.yaml").write_text(textwrap.dedent(text))
     (work / "bench_tasks.py").write_text(PLUGIN)
-    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads),
+    default_threads = args.threads == "default"
+    if not default_threads and not args.threads.isdigit():
+        sys.exit(f"--threads: a number or 'default', not {args.threads!r}")
+    env = {**os.environ, "OMP_NUM_THREADS": args.threads, "MKL_NUM_THREADS": args.threads,
            "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "PYTHONHASHSEED": "0"}
+    if default_threads:  # each side's own choice
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env.pop(var)
     bh = [sys.executable, "-m", "bioharness.cli", "--plugins", str(work / "bench_tasks.py"), "eval",
           "--dtype", "float32", "--bootstrap", "100"]
 
@@ -435,9 +444,24 @@ def main():
     import torch
 
     load = os.getloadavg()
+    if default_threads:
+        import re
+
+        chosen = {}
+        for log in sorted(p for p in work.glob("bioharness-hf-*.log") if "-ref-" not in p.name):
+            for m in re.finditer(r"hf backend: (\d+) CPU threads? \(([^;]*)", log.read_text()):
+                chosen.setdefault(f"{m.group(1)} ({m.group(2)})", 0)
+                chosen[f"{m.group(1)} ({m.group(2)})"] += 1
+        probe = subprocess.run([sys.executable, "-c", "import torch; print(torch.get_num_threads())"], env=env,
+                               capture_output=True, text=True)
+        threads_note = ("each side's own default thread count: lm-eval and raw-hf torch's default, "
+                        f"{probe.stdout.strip()}; bioharness per command: "
+                        + ("; ".join(f"{k} x{n}" for k, n in chosen.items()) or "?"))
+    else:
+        threads_note = f"{args.threads} thread(s) each (OMP_NUM_THREADS)"
     print(f"\n{args.medqa} MedQA + {args.pubmedqa} PubMedQA questions (log-likelihood), {args.meqsum} MeQSum "
           f"(greedy, <=64 tokens); embedded SmolLM2-135M float32, batch size {args.batch_size}, "
-          f"{args.threads} thread(s) each (OMP_NUM_THREADS), {args.rounds} alternated rounds; "
+          f"{threads_note}, {args.rounds} alternated rounds; "
           f"machine: {os.cpu_count()} CPUs, cuda={torch.cuda.is_available()}, load average now "
           f"{load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f}")
     def median(t):

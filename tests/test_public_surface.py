@@ -59,6 +59,7 @@ def test_plugins_import_only_the_public_surface():
 #: The graph has no cycle, so any plugin can be read (and replaced) from the bottom up.
 BUILDS_ON = {
     "vllm": {"hf"},  # vLLM loads the model's Hugging Face tokenizer: hf's encode_* make both engines see one input
+    "lora": {"hf"},  # its attention for packed rows is registered with transformers as hf registers its own
 }
 
 

@@ -38,21 +38,20 @@ def cpu_gqa_sdpa_forward(module, query, key, value, attention_mask, dropout=0.0,
     return out.transpose(1, 2).contiguous(), None
 
 
-_registered = False
+_registered = set()
 
 
-def _register():
-    """Make ``bioharness_sdpa`` known to transformers (once per process): the attention
-    function, and ``sdpa``'s mask builder for it."""
-    global _registered
-    if _registered:
+def register_attention(name, forward):
+    """Make attention implementation ``name`` known to transformers (once per process): the
+    function, and ``sdpa``'s mask builder for it (masks for padded and causal inputs)."""
+    if name in _registered:
         return
     from transformers import AttentionInterface
     from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
 
-    AttentionInterface.register(NAME, cpu_gqa_sdpa_forward)
-    ALL_MASK_ATTENTION_FUNCTIONS.register(NAME, sdpa_mask)
-    _registered = True
+    AttentionInterface.register(name, forward)
+    ALL_MASK_ATTENTION_FUNCTIONS.register(name, sdpa_mask)
+    _registered.add(name)
 
 
 def use_cpu_gqa(model) -> bool:
@@ -67,6 +66,6 @@ def use_cpu_gqa(model) -> bool:
     kv_heads = getattr(config, "num_key_value_heads", None) or heads
     if not heads or kv_heads == heads:
         return False
-    _register()
+    register_attention(NAME, cpu_gqa_sdpa_forward)
     model.set_attn_implementation(NAME)
     return True

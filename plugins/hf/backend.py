@@ -1,6 +1,7 @@
 """transformers inference: batched generation and log-likelihood scoring."""
 import os
 import sys
+import time
 from collections import defaultdict
 
 import torch
@@ -43,18 +44,54 @@ def _as_bool(name, value):
     return bool_option("hf backend", name, value)
 
 
+def _cpu_times(cpus):
+    """(busy, total) jiffies summed over ``cpus`` from /proc/stat, or None where there is none."""
+    try:
+        with open("/proc/stat") as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return None
+    busy = total = 0
+    for line in lines:
+        name, _, rest = line.partition(" ")
+        if not name.startswith("cpu") or name == "cpu" or int(name[3:]) not in cpus:
+            continue
+        # user nice system idle iowait irq softirq steal (guest time is inside user already)
+        fields = [int(x) for x in rest.split()[:8]]
+        total += sum(fields)
+        busy += sum(fields) - fields[3] - fields[4]
+    return busy, total
+
+
+def busy_cpus(cpus, interval=0.25):
+    """How many of ``cpus`` (CPU numbers) other processes keep busy right now: /proc/stat
+    sampled over ``interval`` seconds, less what this process itself ran meanwhile. None
+    where /proc/stat cannot be read."""
+    before, own_before = _cpu_times(cpus), os.times()
+    if before is None:
+        return None
+    time.sleep(interval)
+    after, own_after = _cpu_times(cpus), os.times()
+    if after is None or after[1] <= before[1]:
+        return None
+    share = (after[0] - before[0]) / (after[1] - before[1])  # of the CPUs' time, busy
+    own = (own_after.user - own_before.user + own_after.system - own_before.system) / interval
+    return max(0.0, share * len(cpus) - own)
+
+
 def auto_threads() -> tuple[int, str]:
     """CPU threads for torch when the user chose none: the CPUs this process may use that
-    are not already busy (1-minute load average), at least one. OpenMP threads that share a
-    core with other work wait on each other at every operation: on a shared two-core
-    machine one thread was up to 4x faster than two."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    try:
-        load = os.getloadavg()[0]
-    except OSError:
-        load = 0.0
-    free = max(1, min(cpus, int(cpus - load + 0.5)))
-    return free, f"auto: {cpus} CPUs, load {load:.1f}"
+    other processes are not keeping busy at this moment, at least one. OpenMP threads that
+    share a core with other work wait on each other at every operation: on a shared two-core
+    machine one thread was up to 4x faster than two. The moment, not the load average: the
+    1-minute average counts the work bioharness itself has just done (training before the
+    eval stage of `bioharness run`, the previous task), and so halved its own threads."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+    busy = busy_cpus(set(cpus))
+    if busy is None:  # no /proc (macOS, Windows): torch's own default, one thread per core
+        return max(1, torch.get_num_threads()), f"auto: {len(cpus)} CPUs, torch's default"
+    free = max(1, min(len(cpus), int(len(cpus) - busy + 0.5)))
+    return free, f"auto: {len(cpus)} CPUs, {busy:.1f} busy with other processes"
 
 
 def set_cpu_threads(threads=None) -> str:

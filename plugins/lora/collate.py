@@ -99,8 +99,8 @@ def probe_packing(model, vocab_size, mode="auto"):
     """Which packing keeps examples apart in ``model``: ``position-ids`` or ``block-mask``.
 
     Runs two short random sequences alone and packed, and accepts a mode when the packed
-    logits match the separate ones far better than plain concatenation does (a relative
-    test, so it holds in fp32 and bf16 alike). ``mode`` other than ``auto`` checks that
+    logits match the separate ones far better than plain concatenation (one causal
+    sequence) does (a relative test, so it holds in fp32 and bf16 alike). ``mode`` other than ``auto`` checks that
     mode only. Raises :class:`UsageError` when none works.
     """
     device = next(model.parameters()).device
@@ -118,8 +118,8 @@ def probe_packing(model, vocab_size, mode="auto"):
             return model(use_cache=False, **kw).logits.float()
 
         separate = torch.cat([logits(input_ids=a), logits(input_ids=b)], dim=1)
-        # what a model that ignores the packing computes: b attends to a
-        mixed = logits(input_ids=ids, position_ids=positions, attention_mask=torch.ones_like(ids))
+        # the contamination packing must undo: one causal sequence, b attends to a
+        mixed = logits(input_ids=ids, attention_mask=torch.ones_like(ids))
         contamination = (mixed - separate)[:, 7:].abs().max().item()
         if contamination == 0:  # pragma: no cover - a model without attention across tokens
             return POSITION_IDS if mode == "auto" else mode

@@ -29,13 +29,20 @@ class TokenMeter:
 
 
 class CountingTrainer(Trainer):
-    def __init__(self, *args, meter, **kwargs):
+    def __init__(self, *args, meter, target_loss=False, **kwargs):
         super().__init__(*args, **kwargs)
         self.meter = meter
+        self.target_loss = target_loss
 
     def training_step(self, model, inputs, num_items_in_batch=None):
         self.meter.add(inputs)
         return super().training_step(model, inputs, num_items_in_batch)
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if self.target_loss and "labels" in inputs:
+            # the model's forward then projects only the target positions (see .loss)
+            inputs = {**inputs, "target_loss": True}
+        return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
 
 
 class StepLog(TrainerCallback):
@@ -104,10 +111,10 @@ class StepLog(TrainerCallback):
             self.bar.close()
 
 
-def make_trainer(model, args, dataset, collator, log=None, on_record=None):
+def make_trainer(model, args, dataset, collator, log=None, on_record=None, target_loss=False):
     meter = TokenMeter()
     trainer = CountingTrainer(model=model, args=args, train_dataset=dataset, data_collator=collator,
-                              callbacks=[StepLog(meter, log, on_record)], meter=meter)
+                              callbacks=[StepLog(meter, log, on_record)], meter=meter, target_loss=target_loss)
     trainer.remove_callback(PrinterCallback)  # our log replaces its printed dicts
     return trainer
 

@@ -195,10 +195,11 @@ class LoraTrainer:
             run_dir.write_json(RunDir.MANIFEST, manifest)
             atomic_write_text(run_dir / EXAMPLE_IDS, "".join(i.id + "\n" for i in used))
 
-        model = self._model(path, dtype)
+        model, target_loss = self._model(path, dtype)
         if use_cuda:
             model.to(state.device)  # the packing probe runs where training will
         packing, collator = self._collator(model, tokenizer, dtype)
+        attention = model.get_base_model().config._attn_implementation
 
         from bioharness.plugins.lora.steps import make_trainer
 
@@ -206,7 +207,7 @@ class LoraTrainer:
         resumed_step = int(resume.name.rpartition("-")[2]) if resume else 0
         log = _open_log(run_dir / LOG, keep_up_to=resumed_step) if main else None
         dataset = [{"input_ids": e.input_ids, "labels": e.labels} for e in encoded]
-        trainer = make_trainer(model, args, dataset, collator, log, on_record)
+        trainer = make_trainer(model, args, dataset, collator, log, on_record, target_loss=target_loss)
         if resume is not None and main:
             sys.stderr.write(f"resuming from {resume.name}\n")
         started = time.time()
@@ -224,7 +225,9 @@ class LoraTrainer:
             (tmp_adapter / "training_args.bin").unlink(missing_ok=True)
             _replace_dir(tmp_adapter, run_dir / ADAPTER)
             log.close()
-            result = self._finish(run_dir, trainer, model, prompt_format, tokenizer, examples, packing,
+            kernels = {"packing": packing, "attention": attention,
+                       "loss": "target tokens, chunked" if target_loss else "the model's own"}
+            result = self._finish(run_dir, trainer, model, prompt_format, tokenizer, examples, kernels,
                                   train_seconds, resumed_step, state.num_processes)
         state.wait_for_everyone()
         return result
@@ -254,9 +257,12 @@ class LoraTrainer:
         return tokenizer
 
     def _model(self, path, dtype):
-        """The base model wrapped with fresh LoRA layers (seeded)."""
+        """(the base model wrapped with fresh LoRA layers (seeded), whether its loss is the
+        target-only one of :mod:`.loss`)."""
         import transformers
         from peft import LoraConfig, get_peft_model
+
+        from bioharness.plugins.lora.loss import use_target_loss
 
         cfg = self.config
         try:
@@ -268,21 +274,40 @@ class LoraTrainer:
         targets = "all-linear" if cfg.target_modules == ("all-linear",) else list(cfg.target_modules)
         lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                           target_modules=targets, bias="none", task_type="CAUSAL_LM")
+        target_loss = use_target_loss(model)
         transformers.set_seed(cfg.seed)  # the LoRA A matrices are initialised at random
         try:
-            return get_peft_model(model, lora)
+            return get_peft_model(model, lora), target_loss
         except ValueError as exc:
             modules = ",".join(cfg.target_modules)
             raise UsageError(f"lora trainer: --target-modules {modules}: {_first_line(exc)}") from None
 
     def _collator(self, model, tokenizer, dtype):
         """(packing mode or "off", the batch collator)."""
-        from bioharness.plugins.lora.collate import PackedCollator, PaddedCollator, probe_packing
+        from bioharness.plugins.lora.collate import POSITION_IDS, PackedCollator, PaddedCollator, probe_packing
 
         if not self.config.packing:
             return "off", PaddedCollator(tokenizer.pad_token_id)
         mode = probe_packing(model, len(tokenizer), self.config.packing_mode)
+        if mode == POSITION_IDS:
+            self._packed_attention(model, len(tokenizer))
         return mode, PackedCollator(mode, mask_dtype=dtype)
+
+    @staticmethod
+    def _packed_attention(model, vocab_size):
+        """Attention one example at a time (:mod:`.attention`) where it applies and the
+        probe finds it keeps packed examples apart; else the model's own is kept."""
+        from bioharness.plugins.lora.attention import use_packed_attention
+        from bioharness.plugins.lora.collate import POSITION_IDS, probe_packing
+
+        base = model.get_base_model()
+        before = use_packed_attention(base)
+        if before is None:
+            return
+        try:
+            probe_packing(model, vocab_size, POSITION_IDS)
+        except UsageError:  # pragma: no cover - a model whose layers pass other arguments to attention
+            base.set_attn_implementation(before)
 
     def _training_args(self, output_dir, accumulation, precision, use_cuda):
         import transformers
@@ -324,7 +349,7 @@ class LoraTrainer:
                 run_dir.finish(result)
         return result
 
-    def _finish(self, run_dir, trainer, peft_model, prompt_format, tokenizer, examples, packing,
+    def _finish(self, run_dir, trainer, peft_model, prompt_format, tokenizer, examples, kernels,
                 train_seconds, resumed_step, world_size):
         from bioharness.plugins.lora import sanity
 
@@ -341,7 +366,7 @@ class LoraTrainer:
             "epochs": round(trainer.state.epoch or 0.0, 4),
             "first_loss": losses[0] if losses else None,
             "final_loss": losses[-1] if losses else None,
-            "packing": packing,
+            **kernels,
             "resumed_from_step": resumed_step or None,
             "train_seconds": round(train_seconds, 2),
             "tokens_per_s": round(sum(r["tokens"] for r in timed) / seconds, 1) if seconds else None,

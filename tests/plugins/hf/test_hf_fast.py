@@ -86,6 +86,8 @@ def test_reference_path_is_selectable_and_options_are_checked(tiny_llama_dir):
 
 
 def test_threads_default_respects_the_user_and_says_what_it_chose(monkeypatch, capsys):
+    from bioharness.plugins.hf import backend
+
     before = torch.get_num_threads()
     try:
         monkeypatch.setenv("OMP_NUM_THREADS", "1")
@@ -94,18 +96,44 @@ def test_threads_default_respects_the_user_and_says_what_it_chose(monkeypatch, c
         assert set_cpu_threads(1) == "option" and torch.get_num_threads() == 1
         monkeypatch.delenv("OMP_NUM_THREADS")
         monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
-        monkeypatch.setattr(os, "getloadavg", lambda: (5.0, 5.0, 5.0))
-        n, why = auto_threads()
-        assert n == 1 and "load 5.0" in why  # a busy machine: one thread
-        monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
         cpus = len(os.sched_getaffinity(0))
-        assert auto_threads()[0] == cpus  # an idle one: every CPU
+        # the machine's CPUs over the sample: (busy, total) jiffies before and after
+        samples = iter([(0, 0), (500 * cpus, 1000 * cpus)])
+        monkeypatch.setattr(backend, "_cpu_times", lambda which: next(samples))
+        n, why = auto_threads()
+        assert n == max(1, int(cpus / 2 + 0.5)) and f"{cpus / 2:.1f} busy with other processes" in why
+        samples = iter([(0, 0), (20, 1000 * cpus)])  # an idle machine: every CPU
         why = set_cpu_threads()
         assert torch.get_num_threads() == cpus and why.startswith("auto")
         err = capsys.readouterr().err
         assert err.startswith(f"hf backend: {cpus} CPU thread") and err.count("\n") == 1
+        # what this process ran during the sample is its own work, not another process's
+        samples = iter([(0, 0), (1000 * cpus, 1000 * cpus)])
+        times = iter([os.times_result((0, 0, 0, 0, 0)), os.times_result((0.25 * cpus, 0, 0, 0, 0))])
+        monkeypatch.setattr(backend.os, "times", lambda: next(times))
+        assert auto_threads()[0] == cpus
     finally:
         torch.set_num_threads(before)
+
+
+def test_threads_default_leaves_cores_busy_with_other_processes_alone():
+    """Real processes spinning on every CPU: one thread (no /proc/stat mock)."""
+    import subprocess
+    import sys
+
+    cpus = len(os.sched_getaffinity(0))
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(cpus)]
+    try:
+        import time
+
+        time.sleep(0.5)
+        n, why = auto_threads()
+    finally:
+        for p in spinners:
+            p.kill()
+            p.wait()
+    busy = float(why.split(", ")[1].split()[0])
+    assert n == 1 and busy >= cpus - 0.5, why
 
 
 def test_fast_generation_matches_reference_path(tiny_llama, tokenizer):

@@ -29,6 +29,8 @@ def test_loss_decreases_and_every_step_is_logged(trained_run):
         assert r["learning_rate"] is not None and r["grad_norm"] > 0
     assert result["first_loss"] == losses[0] and result["final_loss"] == losses[-1]
     assert result["steps"] == 4 and result["packing"] == "position-ids"
+    # on CPU: one example at a time in attention, the loss on the target positions only
+    assert result["attention"] == "bioharness_packed_sdpa" and result["loss"] == "target tokens, chunked"
     assert [r["epoch"] for r in log] == [1.0, 2.0, 3.0, 4.0]
 
 
