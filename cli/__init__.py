@@ -415,18 +415,23 @@ REGISTRIES = {"generate": "generators", "train": "trainers"}
 def plugin_stage(hooks, kind, registration, options, name=None, launch=None):
     """A stage done by a registered generator or trainer, built (and so validated) now. With
     ``launch`` ({num_processes, config_file}) its work runs under ``accelerate launch``, each
-    process building the worker again from the same plugins and options."""
+    process building the worker again from the same plugins and options (not in the key)."""
     from bioharness.manager import named_plugins
     from bioharness.stages import Stage, jsonable
 
     worker = registration.factory(**options)
     inputs = {option: options[option] for option in registration.inputs if options.get(option)}
-    plugins = named_plugins()
-    entry = ("bioharness.executors:registered_worker",
-             {"kind": REGISTRIES[kind], "name": registration.name, "options": jsonable(options), "plugins": plugins})
-    return Stage(kind, name or kind, registration.name, hooks.plugin_version(registration.plugin), options,
-                 lambda run_dir, on_record: worker.run(run_dir, on_record=on_record), inputs,
-                 dict(registration.outputs), launch=launch, entry=entry)
+    if launch:
+        from bioharness.cli.launch import launched_work
+
+        entry = ("bioharness.cli.launch:registered_worker",
+                 {"kind": REGISTRIES[kind], "name": registration.name, "options": jsonable(options),
+                  "plugins": named_plugins()})
+        work = launched_work(entry, kind, launch)
+    else:
+        work = lambda run_dir, on_record: worker.run(run_dir, on_record=on_record)  # noqa: E731
+    return Stage(kind, name or kind, registration.name, hooks.plugin_version(registration.plugin), options, work,
+                 inputs, dict(registration.outputs))
 
 
 def _plugin_stage(stage, registry, selector, help_text):

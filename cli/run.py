@@ -13,7 +13,7 @@ Every value of the config is type-checked before anything runs: one line ``file:
 The stages form a graph (:meth:`Experiment.graph`, the same for every executor): ``--executor
 local`` (the default) runs it in this process, ``--executor slurm`` one job per step on a
 cluster (:mod:`bioharness.executors`). ``train.launch`` runs the train stages under
-``accelerate launch``.
+``accelerate launch`` (:mod:`bioharness.cli.launch`).
 """
 import os
 from pathlib import Path
@@ -332,8 +332,7 @@ class Experiment:
         train_of = {}
         for group, stage in self.trains.items():
             steps.append(Step(stage.name, "train", lambda stage=stage: self.stage(stage, stage.name),
-                              needs=("instructions",), folders=(out / stage.name,), records=(out / stage.name,),
-                              launch=self.launch))
+                              needs=("instructions",), folders=(out / stage.name,), records=(out / stage.name,)))
             train_of["tuned" if group == "all" else f"tuned-{group}"] = stage.name
         for label, model in self.models.items():
             folder = out / "eval" / label

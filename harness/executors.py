@@ -7,9 +7,8 @@ every executor: each step is one unit of scheduling (``generate``, ``instruction
 archive and content keys do not depend on where it runs. An executor only decides where and
 when each step runs:
 
-* ``local`` (:class:`LocalExecutor`): one after another in this process. A stage with
-  ``launch`` (a distributed train stage) runs under ``accelerate launch`` here
-  (:func:`launch_stage`).
+* ``local`` (:class:`LocalExecutor`): one after another in this process (a train stage with
+  ``launch`` settings starts ``accelerate launch`` itself: :mod:`bioharness.cli.launch`).
 * ``slurm`` (the ``slurm`` plugin) and any executor a plugin registers with
   ``register_executors``: what :func:`pending_steps` says is left to do, each step as a job that
   calls :func:`run_step_job`, which builds the same graph again from ``Graph.rebuild``.
@@ -21,20 +20,15 @@ finished; a scheduler only says whether a job is still alive. A step that raises
 otherwise takes its dependents down: they are not run, and named.
 """
 import importlib
-import json
 import os
-import signal
 import socket
-import subprocess
-import sys
-import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from bioharness.errors import Incomplete, StageFailed, UsageError
-from bioharness.lock import process_start, run_lock
+from bioharness.lock import run_lock
 from bioharness.stages import WouldRun, planning, stage_record
 
 LOCAL = "local"
@@ -48,7 +42,6 @@ class Step:
     needs: tuple = ()  # names of the steps whose outputs it reads
     folders: tuple = ()  # the folders it writes (locked while it runs)
     records: tuple = ()  # its stages' folders: their stage.json say whether it finished
-    launch: dict | None = None  # {num_processes, config_file}: its stage runs under accelerate launch
 
 
 @dataclass
@@ -156,7 +149,7 @@ def pending_steps(graph) -> list:
 
 
 class LocalExecutor:
-    """Every step in this process, in graph order (a ``launch`` stage under accelerate launch)."""
+    """Every step in this process, in graph order."""
 
     name = LOCAL
 
@@ -237,97 +230,3 @@ def run_step_job(rebuild, name, outcome_file=None):
         raise
     record("done")
     return {"step": name, "status": "done"}
-
-
-# -- accelerate launch -----------------------------------------------------------------
-
-LAUNCH_SPEC = ".launch.json"
-LAUNCH_RESULT = ".launch-result.json"
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def launch_command(launch, spec_path):
-    """The ``accelerate launch`` command line for a stage's ``launch`` settings."""
-    n = launch.get("num_processes")
-    cmd = [sys.executable, "-m", "accelerate.commands.launch"]
-    if launch.get("config_file"):
-        cmd += ["--config_file", str(launch["config_file"])]  # DDP, FSDP or DeepSpeed: as it says
-    elif n and int(n) > 1:
-        # torchrun underneath: NCCL on GPUs, gloo on CPUs (accelerate's name notwithstanding)
-        cmd += ["--multi_gpu", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
-    else:
-        cmd += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
-    if n:
-        cmd += ["--num_processes", str(int(n))]
-    # a port of our own: two launches on one node (two runs, two tests) must not meet
-    cmd += ["--main_process_port", str(_free_port()), "-m", "bioharness.launched", str(spec_path)]
-    return cmd
-
-
-def launch_stage(stage, run_dir):
-    """Run ``stage``'s work under ``accelerate launch``: every process builds the work again
-    from ``stage.entry`` (:mod:`bioharness.launched`); the main one writes the result, which is
-    returned. The launcher and its processes are ended with this call, however it ends; a
-    launcher that fails or is killed raises :class:`StageFailed` (what was written is kept:
-    the stage resumes from its last checkpoint)."""
-    if stage.entry is None:
-        raise UsageError(f"{stage.name}: {stage.plugin} cannot run under accelerate launch (no entry to rebuild it)")
-    run_dir = Path(run_dir)
-    from bioharness.store import atomic_write_json
-
-    spec_path, result_path = run_dir / LAUNCH_SPEC, run_dir / LAUNCH_RESULT
-    result_path.unlink(missing_ok=True)
-    atomic_write_json(spec_path, {"entry": list(stage.entry), "kind": stage.kind, "run_dir": str(run_dir),
-                                  "driver": {"pid": os.getpid(), "start": process_start(os.getpid())}})
-    cmd = launch_command(stage.launch, spec_path)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(cmd, env=env, start_new_session=True)  # Ctrl-C reaches it through us only
-    try:
-        code = proc.wait()
-    except BaseException:
-        _end(proc)
-        raise
-    finally:
-        _end(proc)
-    if code != 0:
-        how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with {code}"
-        raise StageFailed(f"accelerate launch {how} (its output is above); what it wrote is kept")
-    try:
-        result = json.loads(result_path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
-        raise StageFailed("the processes accelerate launched ended without a result") from None
-    result_path.unlink(missing_ok=True)
-    spec_path.unlink(missing_ok=True)
-    return result
-
-
-def _end(proc, grace=10.0):
-    """Stop the launcher's process group (its workers watch it and stop with it)."""
-    try:
-        os.killpg(proc.pid, signal.SIGTERM if proc.poll() is None else signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        return
-    deadline = time.monotonic() + grace
-    while proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    proc.wait()
-
-
-def registered_worker(kind, name, options, plugins=()):
-    """``entry`` of a stage done by a registered generator or trainer: load the same plugins,
-    build the worker, return its work callable ``work(run_dir, on_record)``."""
-    from bioharness.manager import load_plugins
-
-    hooks = load_plugins(plugins).hooks
-    registration = getattr(hooks, kind).get(name)
-    worker = registration.factory(**options)
-    return lambda run_dir, on_record: worker.run(run_dir, on_record=on_record)

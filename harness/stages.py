@@ -10,8 +10,6 @@ complete: "up to date", once every output it recorded still has its recorded siz
 its last intact line); same key, unfinished: the worker resumes; another key: refused, unless
 the old run is complete and ``archive`` is given (``bioharness run``: moved there, rerun).
 
-A stage with ``launch`` runs its work under ``accelerate launch`` (:mod:`bioharness.executors`),
-rebuilt in every process from its ``entry``; skip, resume, archive and key are the same.
 Under :func:`planning` nothing runs: a stage that is up to date returns its recorded result,
 any other raises :class:`WouldRun` (how an executor learns what a rerun has left to do).
 """
@@ -40,10 +38,6 @@ class Stage:
     work: Callable[[Path, Callable], Any]  # work(run_dir, on_record) -> result dict
     inputs: dict = field(default_factory=dict)  # {name: file or folder}
     outputs: dict = field(default_factory=dict)  # {artifact: path relative to the run folder}
-    #: {num_processes, config_file}: run the work under ``accelerate launch`` (not part of the key)
-    launch: dict | None = None
-    #: ("module:function", kwargs): how another process builds ``work`` again (for ``launch``)
-    entry: tuple | None = None
 
     @property
     def config(self):
@@ -134,12 +128,7 @@ def run_stage(hooks, stage, run_dir, say=print, archive=None):
     run.start(stage.name, stage.config, inputs, hashes)
     hooks.stage_start(stage.kind, run.path, stage.config)
     try:
-        if stage.launch:
-            from bioharness.executors import launch_stage
-
-            result = jsonable(launch_stage(stage, run.path) or {})
-        else:
-            result = jsonable(stage.work(run.path, lambda record: hooks.sample(stage.kind, record)) or {})
+        result = jsonable(stage.work(run.path, lambda record: hooks.sample(stage.kind, record)) or {})
     except BaseException:
         if not previous and [p.name for p in run.path.iterdir()] == [MANIFEST]:
             shutil.rmtree(run.path, ignore_errors=True)  # it failed before writing anything: leave no folder

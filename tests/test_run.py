@@ -190,7 +190,7 @@ def test_shipped_configs_load_and_validate(name):
         assert config["base"] == "meta-llama/Llama-2-7b-hf" and config["ablate_categories"] is True
     if name == "multi-gpu.yaml":  # one command: the stage runner starts accelerate launch itself
         assert experiment.executor.name == "local" and experiment.launch == {"num_processes": 4}
-        assert all(stage.launch == {"num_processes": 4} for stage in experiment.trains.values())
+        assert all(stage.work.launch == {"num_processes": 4} for stage in experiment.trains.values())
     if name == "slurm.yaml":  # the ablation on a cluster: one job per step, resources per step kind
         assert experiment.executor.name == "slurm" and set(experiment.trains) == {"all", "qa", "ie", "gen"}
         graph = experiment.graph()

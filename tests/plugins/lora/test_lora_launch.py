@@ -141,7 +141,7 @@ def test_two_processes_give_the_single_process_adapter_and_the_killed_run_the_un
 
 
 def test_an_accelerate_config_decides_the_distribution_and_a_launch_gets_a_port_of_its_own(tmp_path):
-    from bioharness.executors import launch_command
+    from bioharness.cli.launch import launch_command
 
     fsdp = tmp_path / "fsdp.yaml"
     fsdp.write_text("distributed_type: FSDP\nnum_processes: 8\n")
@@ -150,6 +150,6 @@ def test_an_accelerate_config_decides_the_distribution_and_a_launch_gets_a_port_
     assert "--multi_gpu" not in with_config  # the config says FSDP; only the process count is overridden
     assert with_config[with_config.index("--num_processes") + 1] == "4"
     plain = launch_command({"num_processes": 2}, tmp_path / "spec.json")
-    assert "--multi_gpu" in plain and plain[-3:] == ["-m", "bioharness.launched", str(tmp_path / "spec.json")]
+    assert "--multi_gpu" in plain and plain[-3:] == ["-m", "bioharness.cli.launch", str(tmp_path / "spec.json")]
     port = plain[plain.index("--main_process_port") + 1]
     assert port.isdigit()  # a free port of its own, not accelerate's fixed default 29500 that two launches share
