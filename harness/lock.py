@@ -20,7 +20,8 @@ Lustre, GPFS, BeeGFS) and renaming one. So the lock is a *lease file*:
 * A stale lease is broken by renaming it to a name of the breaker's own (atomic: of two
   breakers one wins) and checking that what was renamed is the very lease judged stale; a
   fresh one renamed by mistake is put back with ``link`` (which fails rather than replace).
-  A holder whose heartbeat finds another token in the file has lost the lock and says so.
+  A holder whose heartbeat finds another token in the file has lost the lock: it says so, and
+  its command fails (:class:`StageFailed`) instead of reporting the stage done.
 """
 import json
 import os
@@ -32,7 +33,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from bioharness.errors import UsageError
+from bioharness.errors import StageFailed, UsageError
 
 LOCK_NAME = ".bioharness.lock"
 ENV_LEASE = "BIOHARNESS_LOCK_LEASE"
@@ -116,12 +117,16 @@ def is_stale(holder, lease=None, now=None) -> bool:
     return (now or time.time()) - float(holder.get("heartbeat") or 0) > lease
 
 
+def _lost(current) -> str:
+    return f"taken over by {describe(current)}" if current else "removed by someone else"
+
+
 class Lease:
     """One held lock file: renewed by a thread until released."""
 
     def __init__(self, path, record):
         self.path, self.record = Path(path), record
-        self.lost = None  # the holder found in the file instead of us, if that ever happens
+        self.lost = None  # the holder found in the file instead of us, if that ever happens: run_lock fails
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._renew, name=f"bioharness-lease {path}", daemon=True)
         self._thread.start()
@@ -134,8 +139,7 @@ class Lease:
                 continue  # unreadable for a moment: the next beat
             if current is None or current.get("token") != self.record["token"]:
                 self.lost = current or {}
-                whom = f"taken over by {describe(current)}" if current else "removed by someone else"
-                sys.stderr.write(f"warning: the lock {self.path} was {whom}\n")
+                sys.stderr.write(f"warning: the lock {self.path} was {_lost(self.lost)}\n")
                 return
             self.record["heartbeat"] = time.time()
             try:
@@ -168,13 +172,27 @@ def _create(path, record) -> bool:
     """Create the lock file holding ``record``; False if it exists."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileNotFoundError:  # the holder before us removed the folder it left empty
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return _create(path, record)
     except FileExistsError:
         return False
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps(record) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(record) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        os.unlink(path)  # a full disk or quota: an empty lock file would hold the folder for good
+        raise
     return True
+
+
+def _age(path) -> float:
+    try:
+        return time.time() - os.stat(path).st_mtime
+    except OSError:
+        return 0.0
 
 
 def _break(path, holder, token) -> bool:
@@ -217,19 +235,17 @@ def acquire(path, wait=False, on_takeover=None, command=None) -> Lease:
             if _break(path, holder, token) and on_takeover is not None:
                 on_takeover(holder)  # a holder that never released it: killed, or its host died
             continue
-        if not holder.get("pid") and time.monotonic() < patience:
-            time.sleep(0.05)
-            continue
+        if not holder.get("pid"):
+            if time.monotonic() < patience:
+                time.sleep(0.05)  # a holder still writing its name
+                continue
+            if _age(path) > lease:  # its writer died between create and write: nobody holds it
+                _break(path, holder, token)
+                continue
         if not wait:
             raise RunLocked(f"{path.parent}: in use by {describe(holder)}; wait for it to finish, "
                             "or add --wait to start when it does")
         time.sleep(POLL_S)
-
-
-def holder(path) -> dict | None:
-    """Who holds the run folder ``path`` (its lock file's record), or None."""
-    found = _read(Path(path) / LOCK_NAME)
-    return found if found else None
 
 
 @contextmanager
@@ -282,3 +298,6 @@ def run_lock(path, wait=False, on_takeover=None):
                     folder.rmdir()
                 except OSError:
                     break
+    if lease.lost is not None:  # another process took the folder while we wrote: say so, never "done"
+        raise StageFailed(f"{path}: the run folder's lock was {_lost(lease.lost)} while this process wrote to it; "
+                          "another process may have written there too: `bioharness verify` checks the run folder")

@@ -103,3 +103,62 @@ def test_a_stale_lease_replaced_meanwhile_is_not_broken(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == [LOCK_NAME]
     path.write_text(json.dumps(stale))
     assert lock._break(path, stale, "late") is True and not path.exists()
+
+
+def test_a_waiter_takes_the_folder_its_holder_removed(tmp_path):
+    """A holder that wrote nothing removes the folder it created; a process waiting for it
+    (`--wait`, a SLURM step) creates the folder again and takes the lock, not an error."""
+    folder = tmp_path / "run" / "eval"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(folder)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        waiter = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
+            import sys
+            from pathlib import Path
+            from bioharness.lock import run_lock
+            with run_lock(sys.argv[1], wait=True):
+                (Path(sys.argv[1]) / "written").write_text("by the waiter")
+        """), str(folder)], stderr=subprocess.PIPE, text=True)
+        time.sleep(1.0)  # the waiter is polling the holder's lock
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        assert holder.wait(30) == 0
+        assert waiter.wait(30) == 0, waiter.stderr.read()
+    finally:
+        for proc in (holder,):
+            if proc.poll() is None:
+                proc.kill()
+    assert (folder / "written").read_text() == "by the waiter"
+    assert not (folder / LOCK_NAME).exists()
+
+
+def test_an_empty_lock_file_is_taken_over_once_older_than_the_lease(tmp_path, monkeypatch):
+    """A lock file whose writer died between creating and writing it (or whose disk was full)
+    names nobody: it is left alone while it may still be being written, and taken over once
+    it is older than the lease, instead of holding the folder for good."""
+    monkeypatch.setenv("BIOHARNESS_LOCK_LEASE", "2")
+    (tmp_path / LOCK_NAME).write_text("")
+    with pytest.raises(RunLocked, match="in use by another process"):
+        with run_lock(tmp_path):
+            pass
+    old = time.time() - 3
+    os.utime(tmp_path / LOCK_NAME, (old, old))
+    with run_lock(tmp_path):
+        record = json.loads((tmp_path / LOCK_NAME).read_text())
+        assert record["pid"] == os.getpid()
+    assert not (tmp_path / LOCK_NAME).exists()
+
+
+def test_a_lost_lease_fails_the_command(tmp_path, monkeypatch):
+    """A holder whose lease another process took (its heartbeat finds another token) must not
+    report its work done: it warns at once and the block fails when it ends."""
+    from bioharness.errors import StageFailed
+
+    monkeypatch.setenv("BIOHARNESS_LOCK_LEASE", "1")
+    with pytest.raises(StageFailed, match=r"lock was taken over by PID 4242 on node-c .*`bioharness verify`"):
+        with run_lock(tmp_path):
+            intruder = {"pid": 4242, "host": "node-c", "started": time.time(), "heartbeat": time.time(),
+                        "lease": 60, "token": "theirs", "command": "bioharness eval"}
+            (tmp_path / LOCK_NAME).write_text(json.dumps(intruder))
+            time.sleep(0.8)  # at least one heartbeat (every lease/4, at least 0.25 s)
