@@ -500,10 +500,9 @@ def build_cli(manager):
     from bioharness.cli.run import DEFAULT, run_command
 
     cli.add_command(run_command, "run")
-    before = set(cli.commands)
     hooks.register_commands(cli)
-    for name in set(cli.commands) - before:  # a plugin's commands take --plugins like the built-in ones
-        _accept_plugins_option(cli.commands[name])
+    for command in cli.commands.values():  # a plugin's commands take --plugins like the built-in ones
+        _accept_plugins_option(command)
     # what `bioharness data fetch default` names: the default run's tasks
     cli.context_settings["default_map"] = {"data": {"fetch": {"default_tasks": ",".join(DEFAULT["tasks"])}}}
     return cli

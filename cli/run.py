@@ -21,9 +21,9 @@ from pathlib import Path
 import yaml
 
 from bioharness.errors import DataError, Incomplete, UsageError
-from bioharness.executors import Graph, Step
+from bioharness.executors import LOCAL, Graph, LocalExecutor, Step
 from bioharness.stages import Stage, is_planning, run_stage, stage_record
-from bioharness.textfiles import read_text
+from bioharness.textfiles import read_yaml
 
 DEFAULT_YAML = """\
 # The default experiment of `bioharness run` (offline, embedded model, ~10 min on 2 CPU cores).
@@ -154,11 +154,7 @@ def load_config(path=None, overrides=None, sections=()):
     config = {k: (dict(v) if isinstance(v, dict) else v) for k, v in DEFAULT.items()}
     where = path or "(default run)"
     if path is not None:
-        try:
-            given = yaml.safe_load(read_text(path))
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            raise DataError(path, mark.line + 1 if mark else "", f"invalid YAML ({getattr(exc, 'problem', exc)})") from None
+        given = read_yaml(path, "a run config (YAML)")
         if not isinstance(given, dict):
             raise DataError(path, "", "expected a mapping (out, base, teacher, tasks, generate, train, eval, ...)")
         for key, value in given.items():
@@ -216,6 +212,17 @@ def launch_settings(where, value):
     if value.get("config_file") and not Path(value["config_file"]).is_file():
         raise DataError(where, "train.launch.config_file", f"no such file: {value['config_file']}")
     return {k: value[k] for k in LAUNCH if value.get(k) is not None}
+
+
+def get_executor(hooks, name, options, where):
+    """The executor ``name`` (``local``, or one a plugin registered) built with ``options``, the
+    run config's section of that name (the config's loader lets no ``local:`` section through)."""
+    if name == LOCAL:
+        return LocalExecutor()
+    if name not in hooks.executors:
+        known = ", ".join([LOCAL, *hooks.executors.names()])
+        raise DataError(where, "executor", f"unknown executor {name!r} (known: {known})")
+    return hooks.executors.get(name).factory(options=dict(options or {}), where=str(where))
 
 
 def _listed(value):
@@ -276,15 +283,8 @@ class Experiment:
                 raise DataError(self.where, "reported", f"no such file: {path}")
         if self.reported:
             hooks.stage("compare")(out=self.out, reported=self.reported, catalog=self.catalog, check_only=True)
-        from bioharness.executors import get_executor
-
-        name = config.get("executor") or "local"
-        try:
-            self.executor = get_executor(hooks, name, config.get(name), where=self.where)
-        except DataError:
-            raise
-        except UsageError as exc:
-            raise DataError(self.where, "executor", str(exc).removeprefix(f"{self.where}: executor: ")) from None
+        name = config.get("executor") or LOCAL
+        self.executor = get_executor(hooks, name, config.get(name), self.where)
         self.rebuild = None  # set by the command: how a job builds this experiment again
 
     def _plugin(self, section, values, registry, name=None, launch=None):
@@ -516,11 +516,10 @@ def _command():
         from rich.console import Console
 
         from bioharness import run_lock
-        from bioharness.executors import LOCAL, executor_names
 
         flags["reported"] = list(flags["reported"]) or None  # none given: the config's
         manager = get_manager()
-        cfg = load_config(config, overrides=flags, sections=executor_names(manager.hooks)[1:])
+        cfg = load_config(config, overrides=flags, sections=manager.hooks.executors.names())
         experiment = Experiment(manager, cfg, path=config, console=Console(stderr=True, soft_wrap=True),
                                 data_dir=data_dir)
         experiment.fetch_data(no_fetch)  # before any job: a compute node may have no network

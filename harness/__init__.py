@@ -24,7 +24,10 @@ from bioharness.records import (  # noqa: E402  (what flows between stages)
     split_trailing_space,
 )
 from bioharness.interfaces import Backend, Generator, TaskKind, Trainer  # noqa: E402
-from bioharness.taskspec import TaskCatalog, TaskSpec, choose_shots, load_examples  # noqa: E402
+#: TASK_CATEGORIES: a task's category (qa, ie, gen), in the paper's order
+from bioharness.taskspec import (  # noqa: E402
+    CATEGORIES as TASK_CATEGORIES, TaskCatalog, TaskSpec, choose_shots, load_examples,
+)
 # where data files are found: the data directory, the cache of fetched datasets, beside the spec
 from bioharness.datafiles import (  # noqa: E402
     cache_dir, data_cache, data_root, data_roots, find_data_file, found_in, places_searched,
@@ -33,8 +36,8 @@ from bioharness.store import (  # noqa: E402  (the run store)
     JsonlLog, RunDir, atomic_write_bytes, atomic_write_json, atomic_write_text, file_lock, read_json, read_jsonl, run_lock,
     sha256_file,
 )
-#: open_text / read_text: a user's text file as it comes (a byte-order mark, CRLF line ends)
-from bioharness.textfiles import open_text, read_text  # noqa: E402
+#: open_text / read_text / read_yaml: a user's text file as it comes (a byte-order mark, CRLF line ends)
+from bioharness.textfiles import open_text, read_text, read_yaml  # noqa: E402
 from bioharness.instructions import instructions_digest, read_instructions, write_instructions  # noqa: E402
 from bioharness.modelspec import ModelSpec, bool_option, model_name, parse_model_args, parse_model_spec  # noqa: E402
 #: resolve_model: the one place resolving a spec, its adapter and dtype; get_backend builds one

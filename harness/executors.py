@@ -172,24 +172,6 @@ class LocalExecutor:
         return outcome
 
 
-def get_executor(hooks, name, options=None, where="(default run)"):
-    """The executor called ``name`` (``local``, or one that a plugin registered) built with
-    ``options`` (the run config's section of that name; ``where`` names the config for errors)."""
-    if name in (None, LOCAL):
-        if options:
-            raise UsageError(f"{where}: the local executor takes no options")
-        return LocalExecutor()
-    registry = hooks.executors
-    if name not in registry:
-        known = ", ".join([LOCAL, *registry.names()])
-        raise UsageError(f"{where}: executor: unknown executor {name!r} (known: {known})")
-    return registry.get(name).factory(options=dict(options or {}), where=str(where))
-
-
-def executor_names(hooks) -> list:
-    return [LOCAL, *hooks.executors.names()]
-
-
 # -- in a job --------------------------------------------------------------------------
 
 

@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
 
 from bioharness.datafiles import find_data_file
 from bioharness.errors import DataError, UsageError
-from bioharness.textfiles import read_text
+from bioharness.textfiles import read_yaml
 
 CATEGORIES = ("qa", "ie", "gen")
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
@@ -128,14 +127,7 @@ class TaskSpec:
 
 def load_spec(path, plugin=None) -> TaskSpec:
     path = Path(path)
-    try:
-        raw = yaml.safe_load(read_text(path))
-    except UnicodeDecodeError as exc:
-        raise DataError(path, "", f"not UTF-8 text (byte {exc.start}): expected a YAML task spec") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = mark.line + 1 if mark is not None else ""
-        raise DataError(path, where, f"invalid YAML ({getattr(exc, 'problem', None) or exc})") from None
+    raw = read_yaml(path, "a YAML task spec")
     _check(raw, FIELDS, path)
     if not SAFE_NAME.fullmatch(raw["name"]):  # it names the task's result folder
         raise DataError(path, "name", f"{raw['name']!r} is not a safe name (letters, digits, '_', '-', '.'; "

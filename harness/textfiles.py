@@ -31,3 +31,21 @@ def read_text(path) -> str:
     """The whole text of ``path``, without a byte-order mark, every line end a ``\\n``."""
     with open_text(Path(path)) as fh:
         return fh.read()
+
+
+def read_yaml(path, expected="a YAML file"):
+    """The YAML document in ``path``, read as :func:`read_text` reads text. A file that is not
+    UTF-8 or not YAML is a one-line :class:`bioharness.DataError` naming the file and line;
+    ``expected`` says what the file should have been."""
+    import yaml
+
+    from bioharness.errors import DataError
+
+    try:
+        return yaml.safe_load(read_text(path))
+    except UnicodeDecodeError as exc:
+        raise DataError(path, "", f"not UTF-8 text (byte {exc.start}): expected {expected}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = mark.line + 1 if mark is not None else ""
+        raise DataError(path, where, f"invalid YAML ({getattr(exc, 'problem', None) or exc})") from None

@@ -2,13 +2,15 @@
 tests/plugins/bionlp/test_bionlp_generic_readers.py) reads a file with a byte-order mark and
 CRLF line ends as the plain file (issue 22): instruction sets, seed pools, task specs, run
 configs, the run store's JSON, lm-eval's local documents."""
+import codecs
 import json
 import textwrap
 
 import pytest
 from windows_text import as_windows
 
-from bioharness.textfiles import read_text, text_encoding
+from bioharness import DataError
+from bioharness.textfiles import read_text, read_yaml, text_encoding
 
 RECORDS = [{"instruction": "Name the drug class of metformin.", "input": "", "output": "Biguanide.", "category": "qa",
             "id": "a"},
@@ -120,3 +122,23 @@ def test_the_encoding_is_the_one_the_byte_order_mark_names(tmp_path):
     assert read_text(path) == "a\nb\n"
     path.write_bytes(b"a\rb\r")  # classic Mac line ends
     assert read_text(path) == "a\nb\n"
+
+
+def test_read_yaml_accepts_a_bom_and_crlf(tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_bytes(codecs.BOM_UTF8 + b"name: medqa\r\nmetrics:\r\n  - accuracy\r\n")
+    assert read_yaml(path) == {"name": "medqa", "metrics": ["accuracy"]}
+    path.write_bytes(codecs.BOM_UTF16_LE + "name: medqa\r\n".encode("utf-16-le"))
+    assert read_yaml(path) == {"name": "medqa"}
+
+
+def test_read_yaml_names_the_file_and_line_of_a_mistake(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("base: embedded\ntasks: [medqa\nout: runs/x\n")
+    with pytest.raises(DataError) as caught:
+        read_yaml(path, "a run config (YAML)")
+    assert str(caught.value).startswith(f"{path}:3: invalid YAML (")
+    assert "\n" not in str(caught.value)
+    path.write_bytes(b"name: caf\xe9\n")
+    with pytest.raises(DataError, match=r"run\.yaml: not UTF-8 text \(byte 9\): expected a run config \(YAML\)"):
+        read_yaml(path, "a run config (YAML)")

@@ -39,7 +39,9 @@ def prepare_data(hooks, *, specs, data_dir=None, fetch=True, mirror=None, accept
 
     catalog = DataCatalog(hooks)
     needed = missing_data(specs, catalog, data_dir)
-    if not needed or check_only:
+    if not needed:  # the usual case: every file found, nothing more to look at
+        return {s.name: [] for s in specs}
+    if check_only:
         return {s.name: [d.name for d in catalog.covering(missing_files(s, catalog, data_dir))] for s in specs}
     if not fetch or offline():
         for spec in specs:

@@ -10,9 +10,8 @@ non-commercial licence, say) is fetched only when the user accepts it by name.
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 
-from bioharness import DataError, find_data_file, found_in, sha256_file
+from bioharness import DataError, find_data_file, found_in, read_yaml, sha256_file
 
 MANIFEST_FOLDER = "datasets"
 HEX = set("0123456789abcdef")
@@ -121,11 +120,7 @@ def _sha256(where, key, value):
 def load_manifest(path, plugin=None) -> Dataset:
     """A dataset manifest, every key checked: one line naming the file and key otherwise."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise DataError(path, mark.line + 1 if mark else "", f"invalid YAML ({getattr(exc, 'problem', exc)})") from None
+    raw = read_yaml(path, "a dataset manifest (YAML)")
     _checked(path, "", raw, FIELDS)
     name = raw["dataset"]
     archives = {}

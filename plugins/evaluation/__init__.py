@@ -152,7 +152,6 @@ def register_commands(cli):
     @click.option("--reported", "reported", multiple=True, type=click.Path(dir_okay=False),
                   help="A reported file of your own (the README's format); repeatable.")
     @click.option("--json", "as_json", is_flag=True, help="Machine-readable: sources, models, values, gains.")
-    @click.option("--plugins", "plugins", multiple=True, expose_value=False, help="Extra plugin to load.")
     def zoo_command(task, name, reported, as_json):
         """Published results of biomedical LLMs on our tasks, as models x tasks ("reported", never
         measured): each cell a value and the key of its source (a paper's table or a result file),

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from bioharness import (
-    STAGE_MANIFEST, TaskCatalog, UsageError, atomic_write_json, check_stage, damage_error, model_name,
+    STAGE_MANIFEST, TASK_CATEGORIES, TaskCatalog, UsageError, atomic_write_json, check_stage, damage_error, model_name,
     parse_model_spec, read_json,
 )
 
@@ -213,12 +213,9 @@ def _sum(rows):
     return sums
 
 
-CATEGORY_ORDER = ("qa", "ie", "gen")
-
-
 def ordered(categories):
     """Task categories as the paper lists them: qa, ie, gen (then any other, by name)."""
-    return sorted(categories, key=lambda c: (CATEGORY_ORDER.index(c) if c in CATEGORY_ORDER else 3, str(c)))
+    return sorted(categories, key=lambda c: (TASK_CATEGORIES.index(c) if c in TASK_CATEGORIES else 3, str(c)))
 
 
 def label(board, model):

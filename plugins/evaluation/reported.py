@@ -15,11 +15,7 @@ import hashlib
 import json
 from pathlib import Path
 
-import yaml
-
-from bioharness import DataError, UsageError
-
-TASK_CATEGORIES = ("qa", "ie", "gen")  # what a gain is per: the categories of tasks
+from bioharness import TASK_CATEGORIES, DataError, UsageError, read_yaml
 
 SOURCE_KINDS = {
     "table": "a table of a paper (where: 'Table N')",
@@ -60,12 +56,9 @@ def load(path, tasks=None):
     that runs its own, such as ``lm_eval:medqa_4options``, are taken as they are)."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = read_yaml(path, "a reported file (YAML)")
     except OSError as exc:
         raise UsageError(f"reported file {path}: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise DataError(path, mark.line + 1 if mark else "", f"invalid YAML ({getattr(exc, 'problem', exc)})") from None
     if not isinstance(data, dict):
         raise DataError(path, "", "expected a mapping with source, setting and rows or gains")
     _unknown(path, "", data, TOP_KEYS)

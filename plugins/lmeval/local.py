@@ -90,8 +90,6 @@ class LocalDataset:
         return datasets.DatasetDict({"test": datasets.Dataset.from_list(rows)})
 
 
-
-
 def expand(names):
     """Task names with lm-eval groups we serve (``multimedqa``) expanded."""
     out = []

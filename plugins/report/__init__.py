@@ -72,7 +72,6 @@ def register_commands(cli):
     @click.option("--reported", "reported", multiple=True, type=click.Path(dir_okay=False),
                   help="A file of published results to show as reported (recomputes leaderboard.json); repeatable.")
     @click.option("--wait", is_flag=True, help="If another process is writing OUT, wait for it (default: refuse).")
-    @click.option("--plugins", "plugins", multiple=True, expose_value=False, help="Extra plugin to load.")
     def report_command(out, baseline, reported, wait):
         """Write every report (OUT/report.html, OUT/summary.md, ...) from OUT/leaderboard.json,
         recomputed when --baseline or --reported is given or when there is none. A stage: up to

@@ -45,7 +45,7 @@ class SlurmExecutor:
 
     # -- submission ------------------------------------------------------------------
 
-    def _submitit(self, folder):
+    def _submitit(self):
         import submitit
 
         from .watcher import QueueWatcher, StageJob
@@ -82,7 +82,7 @@ class SlurmExecutor:
             raise UsageError("the slurm executor needs a graph that a job can build again (Graph.rebuild)")
         folder = Path(self.settings.folder or graph.out / "slurm")
         folder.mkdir(parents=True, exist_ok=True)
-        Executor, watcher = self._submitit(folder)
+        Executor, watcher = self._submitit()
         self._cancel_leftovers(folder, say)
         pending = pending_steps(graph)
         outcome = Outcome()
