@@ -306,3 +306,22 @@ def test_a_manifest_from_before_records_is_checked_for_what_can_be_checked(tmp_p
         f"toy: {tmp_path}/board.json is missing; recomputing it"]
     assert calls == [] and snapshot(tmp_path)["s/log.jsonl"][0] == before["s/log.jsonl"][0]
     assert "outputs" in json.loads((stage_dir / MANIFEST).read_text())  # recorded from now on
+
+
+def test_a_file_added_to_an_output_folder_is_kept_and_the_stage_stays_up_to_date(tmp_path):
+    """A note or model card a user drops into a stage's folder output (an adapter) is theirs:
+    the folder is not deleted and retrained for it; its own files are still checked."""
+    from bioharness.manager import load_plugins
+    from bioharness.stages import run_stage
+
+    hooks = load_plugins(env={}).hooks
+    calls, said = [], []
+    run_stage(hooks, toy_stage(calls), tmp_path / "s", say=said.append)
+    (tmp_path / "s" / "weights" / "README.md").write_text("tuned on the qa instructions\n")
+    calls.clear()
+    run_stage(hooks, toy_stage(calls), tmp_path / "s", say=said.append)
+    assert said == ["toy: up to date"] and calls == []
+    assert (tmp_path / "s" / "weights" / "README.md").read_text() == "tuned on the qa instructions\n"
+    assert [(c.state, c.damages) for c in verify_run(tmp_path)] == [("intact", [])]
+    (tmp_path / "s" / "weights" / "a.bin").write_text("A" * 99)  # its own file edited: still named
+    assert [str(d.path) for c in verify_run(tmp_path) for d in c.damages] == [str(tmp_path / "s" / "weights" / "a.bin")]
