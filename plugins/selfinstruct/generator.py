@@ -26,8 +26,7 @@ The run directory
 Determinism
 -----------
 The seeds shown in request ``i`` depend only on ``--seed`` and ``i``
-(:func:`sample_examples`), and so does its sampling seed (:func:`sampling_seed`), which a
-local teacher (hf, vllm) and servers that honour ``seed`` answer the same with. Requests go out in waves of ``--concurrency`` through the
+(:func:`sample_examples`). Requests go out in waves of ``--concurrency`` through the
 backend (which runs them concurrently, retries, and answers a failed one with an error
 record), and a wave's answers are applied to the pool *in request order*, so the same
 answers give the same accepted set at any concurrency. The run stops exactly at ``--n``:
