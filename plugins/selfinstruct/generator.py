@@ -80,13 +80,6 @@ def request_id(index: int) -> str:
     return f"req-{index:06d}"
 
 
-def sampling_seed(seed: int, index: int) -> int:
-    """The sampling seed of request ``index``: a function of ``--seed`` and ``index`` only, so
-    that a local teacher (hf, vllm; OpenAI-compatible servers that honour ``seed``) answers
-    the same at any concurrency and on every run."""
-    return random.Random(f"{seed}:{index}:sampling").getrandbits(31)
-
-
 def instruction_id(index: int, position: int) -> str:
     return f"si-{index:06d}-{position:02d}"
 
@@ -341,8 +334,7 @@ class SelfInstructGenerator:
         examples = tuple(sample_examples(seeds, config.seed, index))
         system, prompt = build_messages(examples, config.per_request)
         request = Request(id=request_id(index), prompt=prompt, system=system, chat=True,
-                          max_new_tokens=config.max_tokens, temperature=config.temperature,
-                          seed=sampling_seed(config.seed, index))
+                          max_new_tokens=config.max_tokens, temperature=config.temperature)
         return Plan(index, examples, request)
 
     def _generate_wave(self, plans):
